@@ -33,7 +33,7 @@ extension Zmat {
         @Option(help: "Input format (default: from the input's extension, else zmat).")
         var from: Format?
 
-        @Option(help: "Output format (default: from -o's extension).")
+        @Option(help: "Output format (default: from -o's extension; zmat for npy/csv input).")
         var to: Format?
 
         @Flag(help: "Export only the label column (zmat -> npy/csv).")
@@ -59,7 +59,9 @@ extension Zmat {
         }
 
         var sourceFormat: Format { from ?? Convert.format(ofPath: input) ?? .zmat }
-        var targetFormat: Format? { to ?? Convert.format(ofPath: output.output) }
+        var targetFormat: Format? {
+            to ?? Convert.format(ofPath: output.output) ?? (sourceFormat == .zmat ? nil : .zmat)
+        }
 
         func validate() throws {
             guard let target = targetFormat else {
