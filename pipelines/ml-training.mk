@@ -1,11 +1,162 @@
-# The ml-training DAG (placeholder until the workflow lands): decode the shipped dataset.
-DATASET ?= datasets/mnist-images-2k
-OUT ?= out
+# The ml-training DAG (faasm/tless "ml-training", after Orion and RMMap), as make rules:
+#
+#   decode -> partition (seeded shuffle, PCA shards) -> PCA per shard -> RF tree tasks
+#          -> merge into one forest -> validate on held-out data
+#
+# `make run` builds the tools and runs the DAG in parallel; `make dag` runs only the DAG with
+# the tools in $(BIN). Every output is written atomically by the tools; a failing recipe's
+# target is deleted (.DELETE_ON_ERROR); parameters are recorded in $(OUT)/params/ so changing
+# one (SEED, TREES, ...) rebuilds exactly what depends on it.
 
+DATASET ?= datasets/mnist-images-2k
+DATASET_LABELS ?=
+TEST ?= datasets/mnist-test-3k
+TEST_LABELS ?=
+PCA ?= 2
+RF ?= 8
+TREES ?= 16
+K ?= 10
+FEATURES ?= pca
+PCA_MODE ?= global
+RF_DATA ?= shard
+SEED ?= 1
+SHUFFLE_SEED ?= 1
+TREE_FLAGS ?=
+OUT ?= out
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+ifeq ($(filter $(FEATURES),pca raw),)
+$(error FEATURES must be pca or raw, not '$(FEATURES)')
+endif
+ifeq ($(filter $(PCA_MODE),global shard),)
+$(error PCA_MODE must be global or shard, not '$(PCA_MODE)')
+endif
+ifeq ($(filter $(RF_DATA),shard chunk),)
+$(error RF_DATA must be shard or chunk, not '$(RF_DATA)')
+endif
+
+P := $(OUT)/params
+TIMES := $(OUT)/stage-times.tsv
+TIME = pipelines/stage-time $(TIMES)
+seq = $(shell seq 0 $$(($(1) - 1)))
+calc = $(shell echo $$(($(1))))
+
+SHARD_IDS := $(call seq,$(PCA))
+TASK_IDS := $(call seq,$(RF))
+SHARDS := $(SHARD_IDS:%=$(OUT)/shard-%.zmat)
+TREE_FILES := $(TASK_IDS:%=$(OUT)/trees-%.zmat)
+# Tasks per shard: task j trains on shard j mod PCA (and with RF_DATA=chunk on chunk j div PCA
+# of it, as the original does).
+CHUNKS := $(call calc,($(RF) + $(PCA) - 1) / $(PCA))
+
+# A file that changes whenever the named variable does.
+$(P)/%: FORCE
+	@pipelines/param-stamp $@ '$($*)'
+.PHONY: FORCE
+FORCE:
+
+# Inputs may be a folder of PNGs (depend on every file) or IDX/CSV files.
+input_files = $(if $(wildcard $(1)/.),$(shell find $(1) -type f -name '*.png' | sort),$(1))
+
+.PHONY: run dag infer clean-outputs
 run: build
-	@mkdir -p $(OUT)
-	mnist-decode $(DATASET) -o $(OUT)/train.zmat
-	zmat info $(OUT)/train.zmat
+	@rm -f $(TIMES)
+	@$(MAKE) --no-print-directory -j$(JOBS) dag
+	@echo
+	@pipelines/stage-report $(TIMES)
+	@echo
+	@echo "trees:      $$(zmat info $(FOREST_FILES) | sed -n 's/^  trees: *//p' | paste -sd+ | bc)"
+	@grep '^accuracy:' $(OUT)/report.txt
+	@echo "forest:     $(FOREST_FILES)"
+	@echo "report:     $(OUT)/report.txt $(OUT)/report.json $(OUT)/confusion.png"
+
+dag: $(OUT)/report.txt
 
 clean-outputs:
 	rm -rf $(OUT)
+
+# --- decode ---------------------------------------------------------------------------------
+$(OUT)/train.zmat: $(call input_files,$(DATASET)) $(DATASET_LABELS) $(P)/DATASET $(P)/DATASET_LABELS
+	$(TIME) decode mnist-decode $(DATASET) $(DATASET_LABELS) -o $@
+
+$(OUT)/test.zmat: $(call input_files,$(TEST)) $(TEST_LABELS) $(P)/TEST $(P)/TEST_LABELS
+	$(TIME) decode mnist-decode $(TEST) $(TEST_LABELS) -o $@
+
+# --- partition: seeded shuffle, then PCA round-robin shards ---------------------------------
+$(SHARDS) &: $(OUT)/train.zmat $(P)/PCA $(P)/SHUFFLE_SEED
+	$(TIME) partition zmat split -n $(PCA) --shuffle --seed $(SHUFFLE_SEED) $< --pattern '$(OUT)/shard-{i}.zmat'
+
+# --- PCA --------------------------------------------------------------------------------------
+ifeq ($(FEATURES),raw)
+features = $(OUT)/shard-$(1).zmat
+TEST_FEATURES := $(OUT)/test.zmat
+else ifeq ($(PCA_MODE),global)
+# Shards fit partial statistics in parallel; one merged model serves every shard and the test
+# set, so all trees share one feature space and vote together.
+features = $(OUT)/features-$(1).zmat
+TEST_FEATURES := $(OUT)/test-features.zmat
+
+$(OUT)/pca-part-%.zmat: $(OUT)/shard-%.zmat
+	$(TIME) pca pca-fit --partial $< -o $@
+
+$(OUT)/pca.zmat: $(SHARD_IDS:%=$(OUT)/pca-part-%.zmat) $(P)/K
+	$(TIME) pca pca-fit --merge $(filter %.zmat,$^) -k $(K) -o $@
+
+$(OUT)/features-%.zmat: $(OUT)/shard-%.zmat $(OUT)/pca.zmat
+	$(TIME) project pca-project -m $(OUT)/pca.zmat $< -o $@
+
+$(OUT)/test-features.zmat: $(OUT)/test.zmat $(OUT)/pca.zmat
+	$(TIME) project pca-project -m $(OUT)/pca.zmat $< -o $@
+else
+# As the original: each shard fits and projects on its own; validation projects the test set
+# with each shard's model and averages the shard forests' class probabilities.
+features = $(OUT)/features-$(1).zmat
+
+$(OUT)/pca-%.zmat: $(OUT)/shard-%.zmat $(P)/K
+	$(TIME) pca pca-fit -k $(K) $< -o $@
+
+$(OUT)/features-%.zmat: $(OUT)/shard-%.zmat $(OUT)/pca-%.zmat
+	$(TIME) project pca-project -m $(OUT)/pca-$*.zmat $< -o $@
+
+$(OUT)/test-features-%.zmat: $(OUT)/test.zmat $(OUT)/pca-%.zmat
+	$(TIME) project pca-project -m $(OUT)/pca-$*.zmat $< -o $@
+endif
+
+# --- RF tree tasks ----------------------------------------------------------------------------
+# Task j trains TREES trees with global tree indices j*TREES ..., each seeded from SEED and its
+# index, so the forest does not depend on how tasks are scheduled.
+define tree_task
+$(OUT)/trees-$(1).zmat: $(call features,$(call calc,$(1) % $(PCA))) $(P)/SEED $(P)/TREES $(P)/TREE_FLAGS $(P)/RF_DATA $(P)/RF
+ifeq ($(RF_DATA),chunk)
+	$$(TIME) rf bash -c "set -o pipefail; zmat split -n $(CHUNKS) --index $(call calc,$(1) / $(PCA)) $$< | rf-tree --trees $(TREES) --seed $(SEED) --tree-index $(call calc,$(1) * $(TREES)) $(TREE_FLAGS) -o $$@"
+else
+	$$(TIME) rf rf-tree $$< --trees $(TREES) --seed $(SEED) --tree-index $(call calc,$(1) * $(TREES)) $(TREE_FLAGS) -o $$@
+endif
+endef
+$(foreach j,$(TASK_IDS),$(eval $(call tree_task,$(j))))
+
+# --- merge and validate -----------------------------------------------------------------------
+ifeq ($(FEATURES)-$(PCA_MODE),pca-shard)
+FOREST_FILES := $(SHARD_IDS:%=$(OUT)/forest-%.zmat)
+shard_trees = $(foreach j,$(TASK_IDS),$(if $(filter $(1),$(call calc,$(j) % $(PCA))),$(OUT)/trees-$(j).zmat))
+
+define shard_forest
+$(OUT)/forest-$(1).zmat: $(call shard_trees,$(1))
+	$$(TIME) merge rf-merge $$^ -o $$@
+
+$(OUT)/test-proba-$(1).zmat: $(OUT)/forest-$(1).zmat $(OUT)/test-features-$(1).zmat
+	$$(TIME) validate rf-predict --proba -m $$< $(OUT)/test-features-$(1).zmat -o $$@
+endef
+$(foreach s,$(SHARD_IDS),$(eval $(call shard_forest,$(s))))
+
+$(OUT)/report.txt $(OUT)/report.json $(OUT)/confusion.png &: $(SHARD_IDS:%=$(OUT)/test-proba-%.zmat)
+	$(TIME) validate rf-eval $^ --json-output $(OUT)/report.json --plot $(OUT)/confusion.png -o $(OUT)/report.txt
+else
+FOREST_FILES := $(OUT)/forest.zmat
+
+$(OUT)/forest.zmat: $(TREE_FILES)
+	$(TIME) merge rf-merge $^ -o $@
+
+$(OUT)/report.txt $(OUT)/report.json $(OUT)/confusion.png &: $(OUT)/forest.zmat $(TEST_FEATURES)
+	$(TIME) validate rf-eval -m $(OUT)/forest.zmat $(TEST_FEATURES) --json-output $(OUT)/report.json --plot $(OUT)/confusion.png -o $(OUT)/report.txt
+endif
