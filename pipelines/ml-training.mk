@@ -160,3 +160,38 @@ $(OUT)/forest.zmat: $(TREE_FILES)
 $(OUT)/report.txt $(OUT)/report.json $(OUT)/confusion.png &: $(OUT)/forest.zmat $(TEST_FEATURES)
 	$(TIME) validate rf-eval -m $(OUT)/forest.zmat $(TEST_FEATURES) --json-output $(OUT)/report.json --plot $(OUT)/confusion.png -o $(OUT)/report.txt
 endif
+
+# --- ml-inference: the sibling workflow, on the model `make run` trained -----------------------
+# partition the test rows -> INFER parallel predict tasks -> gather -> report
+INFER ?= 4
+INFER_IDS := $(call seq,$(INFER))
+INFER_SHARDS := $(INFER_IDS:%=$(OUT)/infer/rows-%.zmat)
+
+infer:
+ifeq ($(FEATURES)-$(PCA_MODE),pca-shard)
+	$(error make infer serves one forest: train with PCA_MODE=global or FEATURES=raw)
+endif
+	@test -f $(OUT)/forest.zmat || { echo "no $(OUT)/forest.zmat: run 'make run' first" >&2; exit 1; }
+	@rm -f $(TIMES)
+	@$(MAKE) --no-print-directory -j$(JOBS) $(OUT)/infer/report.txt
+	@pipelines/stage-report $(TIMES)
+	@grep '^accuracy:' $(OUT)/infer/report.txt
+	@echo "predictions: $(OUT)/infer/predictions.zmat"
+
+$(INFER_SHARDS) &: $(OUT)/test.zmat $(P)/INFER
+	@mkdir -p $(OUT)/infer
+	$(TIME) partition zmat split -n $(INFER) $< --pattern '$(OUT)/infer/rows-{i}.zmat'
+
+ifeq ($(FEATURES),raw)
+$(OUT)/infer/predictions-%.zmat: $(OUT)/infer/rows-%.zmat $(OUT)/forest.zmat
+	$(TIME) predict rf-predict -m $(OUT)/forest.zmat $< -o $@
+else
+$(OUT)/infer/predictions-%.zmat: $(OUT)/infer/rows-%.zmat $(OUT)/forest.zmat $(OUT)/pca.zmat
+	$(TIME) predict bash -c "set -o pipefail; pca-project -m $(OUT)/pca.zmat $< | rf-predict -m $(OUT)/forest.zmat -o $@"
+endif
+
+$(OUT)/infer/predictions.zmat: $(INFER_IDS:%=$(OUT)/infer/predictions-%.zmat)
+	$(TIME) gather zmat cat $^ -o $@
+
+$(OUT)/infer/report.txt: $(OUT)/infer/predictions.zmat
+	$(TIME) report rf-eval $< -o $@
