@@ -55,8 +55,9 @@ final class InterchangeTests: XCTestCase {
         }
         XCTAssertThrowsError(try Npy.decode(Array("hello".utf8), name: "x"))
         // Same header length, a complex dtype.
-        let header = String(decoding: good.prefix(64), as: UTF8.self).replacingOccurrences(of: "|u1", with: "<c8")
-        let wrongType = Array(header.utf8) + good.dropFirst(64)
+        var wrongType = good
+        let at = good.firstRange(of: Array("|u1".utf8))!.lowerBound
+        wrongType.replaceSubrange(at..<at + 3, with: Array("<c8".utf8))
         XCTAssertThrowsError(try Npy.decode(wrongType, name: "c.npy")) { XCTAssertTrue("\($0)".contains("dtype <c8"), "\($0)") }
     }
 
