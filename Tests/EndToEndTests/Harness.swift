@@ -10,11 +10,9 @@ enum Tool {
         if let dir = ProcessInfo.processInfo.environment["GROVE_BIN_DIR"] {
             return URL(fileURLWithPath: dir)
         }
-        var url = Bundle.main.bundleURL
-        for b in Bundle.allBundles where b.bundlePath.hasSuffix(".xctest") {
-            url = b.bundleURL
-        }
-        return url.deletingLastPathComponent()
+        // On Linux the test bundle is an executable run as argv[0].
+        return URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0])
+            .resolvingSymlinksInPath().deletingLastPathComponent()
     }()
 
     static func path(_ name: String) -> String {
@@ -29,12 +27,12 @@ enum Tool {
         var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
     }
 
-    /// Runs `sh -c script` with the tools' folder first on PATH, feeding `stdin`.
+    /// Runs `bash -c script` (with pipefail) with the tools' folder first on PATH, feeding `stdin`.
     /// Use for pipelines: `run("mnist-decode x | zmat info")`.
     @discardableResult
     static func shell(_ script: String, stdin: Data? = nil, cwd: String? = nil,
                       file: StaticString = #filePath, line: UInt = #line) throws -> Result {
-        try exec("/bin/sh", ["-c", "set -o pipefail 2>/dev/null; " + script], stdin: stdin, cwd: cwd)
+        try exec("/bin/bash", ["-c", "set -o pipefail; " + script], stdin: stdin, cwd: cwd)
     }
 
     /// Runs one tool directly with `arguments`.
@@ -43,7 +41,16 @@ enum Tool {
         try exec(path(name), arguments, stdin: stdin, cwd: cwd)
     }
 
+    /// A tool that exits before reading all its input must not kill the test run.
+    static let ignoreSigpipe: Void = { signal(SIGPIPE, SIG_IGN) }()
+
+    /// Output collected on another thread.
+    final class Collected: @unchecked Sendable {
+        var data = Data()
+    }
+
     static func exec(_ executable: String, _ arguments: [String], stdin: Data?, cwd: String?) throws -> Result {
+        _ = ignoreSigpipe
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = arguments
@@ -58,16 +65,16 @@ enum Tool {
         try p.run()
         // Feed stdin and drain both outputs concurrently so no pipe fills and blocks.
         let group = DispatchGroup()
-        var out = Data(), err = Data()
+        let out = Collected(), err = Collected()
         group.enter()
-        DispatchQueue.global().async { out = outPipe.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        DispatchQueue.global().async { out.data = outPipe.fileHandleForReading.readDataToEndOfFile(); group.leave() }
         group.enter()
-        DispatchQueue.global().async { err = errPipe.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        DispatchQueue.global().async { err.data = errPipe.fileHandleForReading.readDataToEndOfFile(); group.leave() }
         if let stdin { try? inPipe.fileHandleForWriting.write(contentsOf: stdin) }
         try? inPipe.fileHandleForWriting.close()
         p.waitUntilExit()
         group.wait()
-        return Result(status: p.terminationStatus, stdout: out, stderr: String(decoding: err, as: UTF8.self))
+        return Result(status: p.terminationStatus, stdout: out.data, stderr: String(decoding: err.data, as: UTF8.self))
     }
 
     /// A fresh temporary folder, removed when the test ends.

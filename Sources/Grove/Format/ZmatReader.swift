@@ -22,6 +22,9 @@ public final class ZmatReader {
 
     /// Opens `input` and reads its header.
     public init(_ input: InputFile) throws {
+        if input.path == nil && input.isTerminal {
+            throw GroveError("refusing to read binary data from a terminal; give a file or a pipe")
+        }
         zstd = try ZstdReader(input: input)
         guard let h = try ZmatReader.readHeader(zstd, allowCleanEnd: false) else {
             throw GroveError(file: input.name, "empty input, expected a zmat stream")
