@@ -234,6 +234,14 @@ public enum MnistDecoder {
         var images = [UInt8](repeating: 0, count: batch * pixels)
         var labels = [Int32](repeating: 0, count: batch)
         let size = ImageSize(width: reader.width, height: reader.height)
+        // Resizing is the costly step: it runs on all cores, a batch at a time, and rows are
+        // written in order afterwards, so the output does not depend on the thread count.
+        let resizer = options.resize.flatMap { target in
+            target == size ? nil : ImageResizer(sourceWidth: size.width, sourceHeight: size.height,
+                                                width: target.width, height: target.height)
+        }
+        let outSize = options.resize ?? size
+        var resized = [UInt8](repeating: 0, count: resizer == nil ? 0 : batch * outSize.pixels)
         var row = 0
         while !emitter.isFull && reader.imagesRead < reader.count {
             let n = try images.withUnsafeMutableBytes { try reader.read(images: batch, into: $0) }
@@ -243,9 +251,34 @@ public enum MnistDecoder {
                 }
                 precondition(got == n)
             }
-            try images.withUnsafeBufferPointer { all in
-                for i in 0..<n where !emitter.isFull {
-                    if options.shard?.contains(row + i) ?? true {
+            let first = row
+            let keep = (0..<n).filter { options.shard?.contains(first + $0) ?? true }
+            if let resizer {
+                let parts = Parallel.ranges(keep.count, parts: options.threads)
+                images.withUnsafeBufferPointer { src in
+                    resized.withUnsafeMutableBufferPointer { dst in
+                        Parallel.forEach(parts.count, threads: options.threads) { p in
+                            var scratch = [Float](repeating: 0, count: resizer.scratchCount)
+                            scratch.withUnsafeMutableBufferPointer { scratch in
+                                for j in parts[p] {
+                                    let i = keep[j]
+                                    resizer.resize(UnsafeBufferPointer(rebasing: src[i * pixels..<(i + 1) * pixels]),
+                                                   into: UnsafeMutableBufferPointer(rebasing: dst[j * outSize.pixels..<(j + 1) * outSize.pixels]),
+                                                   scratch: scratch)
+                                }
+                            }
+                        }
+                    }
+                }
+                try resized.withUnsafeBufferPointer { all in
+                    for (j, i) in keep.enumerated() where !emitter.isFull {
+                        try emitter.emit(UnsafeBufferPointer(rebasing: all[j * outSize.pixels..<(j + 1) * outSize.pixels]),
+                                         size: outSize, label: labelReader == nil ? nil : labels[i])
+                    }
+                }
+            } else {
+                try images.withUnsafeBufferPointer { all in
+                    for i in keep where !emitter.isFull {
                         try emitter.emit(UnsafeBufferPointer(rebasing: all[i * pixels..<(i + 1) * pixels]),
                                          size: size, label: labelReader == nil ? nil : labels[i])
                     }
@@ -408,8 +441,8 @@ final class RowEmitter {
             precondition(options.resize != nil, "size checked by the caller")
             let resizer = resizerFor(size)
             if resized.count < outputSize.pixels { resized = [UInt8](repeating: 0, count: outputSize.pixels) }
-            if scratch.count < size.height * outputSize.width {
-                scratch = [Float](repeating: 0, count: size.height * outputSize.width)
+            if scratch.count < resizer.scratchCount {
+                scratch = [Float](repeating: 0, count: resizer.scratchCount)
             }
             resized.withUnsafeMutableBufferPointer { dst in
                 scratch.withUnsafeMutableBufferPointer { resizer.resize(pixels, into: dst, scratch: $0) }

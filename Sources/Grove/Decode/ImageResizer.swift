@@ -29,35 +29,45 @@ public struct ImageResizer: Sendable {
     /// A short description of the filter, for metadata and help text.
     public static let filterDescription = "area-average when shrinking, bilinear when enlarging"
 
+    /// Floats of scratch space `resize(_:into:scratch:)` needs.
+    public var scratchCount: Int { (sourceHeight + 1) * width }
+
     /// Resizes `source` (`sourceWidth * sourceHeight` bytes) into `destination`
-    /// (`width * height` bytes). `scratch` must hold `sourceHeight * width` floats.
+    /// (`width * height` bytes). `scratch` must hold `scratchCount` floats.
     public func resize(_ source: UnsafeBufferPointer<UInt8>, into destination: UnsafeMutableBufferPointer<UInt8>,
                        scratch: UnsafeMutableBufferPointer<Float>) {
         precondition(source.count >= sourceWidth * sourceHeight && destination.count >= width * height)
-        precondition(scratch.count >= sourceHeight * width)
+        precondition(scratch.count >= scratchCount)
         let sw = sourceWidth, w = width
+        let rows = scratch.baseAddress!            // sourceHeight rows, each resized horizontally
+        let acc = scratch.baseAddress! + sourceHeight * w   // one output row being accumulated
         horizontal.withPointers { hStart, hCount, hOffset, hWeight in
             for y in 0..<sourceHeight {
                 let row = source.baseAddress! + y * sw
-                let out = scratch.baseAddress! + y * w
+                let out = rows + y * w
                 for x in 0..<w {
-                    var acc: Float = 0
+                    var sum: Float = 0
                     let s = hStart[x], o = hOffset[x]
-                    for k in 0..<hCount[x] { acc += Float(row[s + k]) * hWeight[o + k] }
-                    out[x] = acc
+                    for k in 0..<hCount[x] { sum += Float(row[s + k]) * hWeight[o + k] }
+                    out[x] = sum
                 }
             }
         }
+        // Vertically, whole rows at a time (weight times row, added in tap order): the inner
+        // loops run over contiguous floats and vectorise.
         vertical.withPointers { vStart, vCount, vOffset, vWeight in
             for y in 0..<height {
-                let out = destination.baseAddress! + y * w
                 let s = vStart[y], o = vOffset[y], n = vCount[y]
-                for x in 0..<w {
-                    var acc: Float = 0
-                    for k in 0..<n { acc += scratch[(s + k) * w + x] * vWeight[o + k] }
-                    let r = (acc + 0.5).rounded(.down)
-                    out[x] = r <= 0 ? 0 : (r >= 255 ? 255 : UInt8(r))
+                let w0 = vWeight[o], first = rows + s * w
+                for x in 0..<w { acc[x] = 0 + first[x] * w0 }
+                for k in 1..<max(n, 1) {
+                    let wk = vWeight[o + k], r = rows + (s + k) * w
+                    for x in 0..<w { acc[x] += r[x] * wk }
                 }
+                let out = destination.baseAddress! + y * w
+                // Round half up. Weights are non-negative, so acc >= 0 and truncation is floor;
+                // the min keeps float error above 255 from overflowing.
+                for x in 0..<w { out[x] = UInt8(min(acc[x] + 0.5, 255)) }
             }
         }
     }
@@ -66,7 +76,7 @@ public struct ImageResizer: Sendable {
     public func resize(_ image: GrayImage) -> GrayImage {
         precondition(image.width == sourceWidth && image.height == sourceHeight)
         var out = [UInt8](repeating: 0, count: width * height)
-        var scratch = [Float](repeating: 0, count: sourceHeight * width)
+        var scratch = [Float](repeating: 0, count: scratchCount)
         image.pixels.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in
                 scratch.withUnsafeMutableBufferPointer { resize(src, into: dst, scratch: $0) }
