@@ -80,7 +80,7 @@ struct MnistDecode: ParsableCommand {
     @Flag(help: "Skip images that cannot be decoded (each reported on stderr) instead of failing.")
     var skipBad = false
 
-    @Flag(help: "PNG inputs: do not derive labels from folder names; rows carry no labels.")
+    @Flag(help: "Write rows without labels (PNG folders may then have any names).")
     var noLabels = false
 
     @Option(help: "PNG inputs: composite transparent pixels over black or white.")
@@ -102,6 +102,10 @@ struct MnistDecode: ParsableCommand {
         if let limit, limit < 0 { throw ValidationError("--limit must be at least 0") }
         if paths != nil && !inputs.isEmpty {
             throw ValidationError("give either --paths or input arguments, not both")
+        }
+        let readsStdin = (paths == nil && (inputs.isEmpty || inputs.contains("-"))) || paths == "-"
+        if readsStdin && isatty(STDIN_FILENO) != 0 {
+            throw ValidationError("standard input is a terminal: give input files, or pipe data in")
         }
     }
 
@@ -146,14 +150,20 @@ struct MnistDecode: ParsableCommand {
 
     private static var lastProgress = 0.0
 
-    /// A progress line on stderr, rewritten in place at most 4 times a second; nil clears it.
+    /// Progress on stderr at most 4 times a second: one line rewritten in place on a terminal
+    /// (nil clears it), plain lines otherwise (`--progress` into a log).
     static func showProgress(_ rows: Int?) {
+        let terminal = isatty(STDERR_FILENO) != 0
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC, &now)
         let t = Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
-        guard rows == nil || t - lastProgress >= 0.25 else { return }
+        guard let rows else {
+            if terminal { var clear = "\r\u{1B}[K"; clear.withUTF8 { _ = write(STDERR_FILENO, $0.baseAddress, $0.count) } }
+            return
+        }
+        guard t - lastProgress >= 0.25 else { return }
         lastProgress = t
-        var text = rows.map { "\rmnist-decode: \($0) images" } ?? "\r\u{1B}[K"
+        var text = terminal ? "\rmnist-decode: \(rows) images" : "mnist-decode: \(rows) images\n"
         text.withUTF8 { _ = write(STDERR_FILENO, $0.baseAddress, $0.count) }
     }
 

