@@ -1,0 +1,240 @@
+/// Accumulates `CoMoments` from a stream of row blocks in one pass, memory O(d^2 + block).
+///
+/// uint8 rows take the exact integer path: rows are widened to float32 in chunks of at most
+/// 256 (so every partial sum is an exact integer below 2^24), multiplied in SIMD register
+/// tiles, and flushed into integer-valued float64 accumulators, one per worker. Integer sums
+/// do not depend on order, so the result is identical whatever the thread count.
+///
+/// Other element types take the float64 path: rows are staged in batches of `batchRows`,
+/// each batch is centered on its own mean, its co-moments are computed with the upper
+/// triangle's tiles spread over the workers (each element is always summed in row order),
+/// and the batch is folded into the running statistics with Chan's pairwise update. Batch
+/// boundaries depend only on the row sequence, so this path too is thread-count independent.
+public final class CoMomentAccumulator {
+    public let columns: Int
+    public let elementType: ElementType
+    public let threads: Int
+    /// The input's name, for messages about bad values.
+    public let name: String
+    /// Rows seen so far.
+    public private(set) var rows = 0
+
+    private let ld: Int
+    private var workers: [IntegerWorker] = []
+    private var statistics: CoMoments
+
+    // Float path staging.
+    static let batchRows = 512
+    private var staging: UnsafeMutablePointer<Double>?
+    private var staged = 0
+    private var batchProducts: UnsafeMutablePointer<Double>?
+
+    public init(columns: Int, elementType: ElementType, threads: Int, name: String) {
+        self.columns = columns
+        self.elementType = elementType
+        self.threads = max(1, threads)
+        self.name = name
+        ld = CoMomentKernels.paddedWidth(columns)
+        statistics = CoMoments(columns: columns, accumulation: elementType == .uint8 ? .integer : .float)
+    }
+
+    deinit {
+        staging?.deallocate()
+        batchProducts?.deallocate()
+    }
+
+    /// Adds every row of `block` (of this accumulator's width and type).
+    public func add(_ block: RowBlock) throws {
+        precondition(block.columns == columns && block.elementType == elementType, "block shape")
+        if block.rows == 0 || columns == 0 {
+            rows += block.rows
+            return
+        }
+        if elementType == .uint8 {
+            addInteger(block)
+        } else {
+            try addFloat(block)
+        }
+        rows += block.rows
+    }
+
+    /// The statistics of every row added.
+    public func finish() throws -> CoMoments {
+        if elementType == .uint8 {
+            guard !workers.isEmpty else { return statistics }
+            let d = columns
+            var sums = [Double](repeating: 0, count: d)
+            let total = UnsafeMutablePointer<Double>.allocate(capacity: ld * ld)
+            defer { total.deallocate() }
+            total.initialize(repeating: 0, count: ld * ld)
+            for w in workers {
+                for j in 0..<d { sums[j] += w.sums[j] }
+                for k in 0..<ld * ld { total[k] += w.products[k] }
+            }
+            let products = CoMomentKernels.mirrorUpper(total, ld: ld, columns: d)
+            if products.contains(where: { $0 >= CoMoments.exactIntegerLimit }) {
+                throw GroveError(file: name, "\(rows) rows are beyond the exact integer accumulation limit (2^53 per co-moment)")
+            }
+            return CoMoments(columns: d, count: rows, accumulation: .integer, first: sums, second: products)
+        }
+        try flushBatch()
+        return statistics
+    }
+
+    // MARK: integer path
+
+    /// One worker's chunk buffer and accumulators.
+    private final class IntegerWorker {
+        let chunk: UnsafeMutablePointer<Float>
+        let products: UnsafeMutablePointer<Double>
+        var sums: [Double]
+
+        init(ld: Int, columns: Int) {
+            chunk = .allocate(capacity: CoMomentKernels.exactChunkRows * ld)
+            chunk.initialize(repeating: 0, count: CoMomentKernels.exactChunkRows * ld)
+            products = .allocate(capacity: ld * ld)
+            products.initialize(repeating: 0, count: ld * ld)
+            sums = [Double](repeating: 0, count: columns)
+        }
+
+        deinit {
+            chunk.deallocate()
+            products.deallocate()
+        }
+    }
+
+    private func addInteger(_ block: RowBlock) {
+        if workers.isEmpty {
+            let width = ld, d = columns
+            workers = (0..<threads).map { _ in IntegerWorker(ld: width, columns: d) }
+        }
+        let pixels = UnsafePointer(block.values(as: UInt8.self).baseAddress!)
+        let parts = Parallel.ranges(block.rows, parts: threads)
+        let d = columns, ld = ld
+        let panels = ld / CoMomentKernels.tileRows
+        Parallel.forEach(parts.count, threads: threads) { t in
+            let w = workers[t]
+            var start = parts[t].lowerBound
+            var rowSums = [Int](repeating: 0, count: d)
+            while start < parts[t].upperBound {
+                let n = min(CoMomentKernels.exactChunkRows, parts[t].upperBound - start)
+                for r in 0..<n {
+                    let src = pixels + (start + r) * d
+                    let dst = w.chunk + r * ld
+                    for j in 0..<d {
+                        dst[j] = Float(src[j])
+                    }
+                    rowSums.withUnsafeMutableBufferPointer { s in
+                        for j in 0..<d { s[j] &+= Int(src[j]) }
+                    }
+                }
+                CoMomentKernels.syrkFloat(w.chunk, ld: ld, rows: n, panels: 0..<panels, into: w.products)
+                start += n
+            }
+            for j in 0..<d { w.sums[j] += Double(rowSums[j]) }
+        }
+    }
+
+    // MARK: float path
+
+    private func addFloat(_ block: RowBlock) throws {
+        if staging == nil {
+            staging = .allocate(capacity: CoMomentAccumulator.batchRows * ld)
+            staging!.initialize(repeating: 0, count: CoMomentAccumulator.batchRows * ld)
+            batchProducts = .allocate(capacity: ld * ld)
+        }
+        var done = 0
+        while done < block.rows {
+            let take = min(CoMomentAccumulator.batchRows - staged, block.rows - done)
+            try stage(block, rows: done..<done + take)
+            done += take
+            if staged == CoMomentAccumulator.batchRows { try flushBatch() }
+        }
+    }
+
+    /// Converts rows of `block` to float64 into the staging buffer, refusing NaN and infinity.
+    private func stage(_ block: RowBlock, rows range: Range<Int>) throws {
+        let d = columns, ld = ld
+        let dst0 = staging! + staged * ld
+        var bad: (row: Int, column: Int, value: Double)?
+        switch elementType {
+        case .int32:
+            let v = block.values(as: Int32.self)
+            for (k, r) in range.enumerated() {
+                for j in 0..<d { dst0[k * ld + j] = Double(v[r * d + j]) }
+            }
+        case .float32:
+            let v = block.values(as: Float.self)
+            for (k, r) in range.enumerated() where bad == nil {
+                var finite = true
+                for j in 0..<d {
+                    let x = v[r * d + j]
+                    finite = finite && x.isFinite
+                    dst0[k * ld + j] = Double(x)
+                }
+                if !finite, let j = (0..<d).first(where: { !v[r * d + $0].isFinite }) {
+                    bad = (r, j, Double(v[r * d + j]))
+                }
+            }
+        case .float64:
+            let v = block.values(as: Double.self)
+            for (k, r) in range.enumerated() where bad == nil {
+                var finite = true
+                for j in 0..<d {
+                    let x = v[r * d + j]
+                    finite = finite && x.isFinite
+                    dst0[k * ld + j] = x
+                }
+                if !finite, let j = (0..<d).first(where: { !v[r * d + $0].isFinite }) {
+                    bad = (r, j, v[r * d + j])
+                }
+            }
+        case .uint8:
+            preconditionFailure("uint8 takes the integer path")
+        }
+        if let bad {
+            throw GroveError(file: name,
+                "row \(rows + bad.row + 1), column \(bad.column + 1): \(bad.value), expected a finite number")
+        }
+        staged += range.count
+    }
+
+    /// Folds the staged batch into the running statistics.
+    private func flushBatch() throws {
+        let n = staged
+        guard n > 0 else { return }
+        staged = 0
+        let d = columns, ld = ld
+        let x = staging!
+        let c = batchProducts!
+        // Batch mean, each column summed in row order; then center.
+        var mean = [Double](repeating: 0, count: d)
+        mean.withUnsafeMutableBufferPointer { m in
+            for r in 0..<n {
+                let row = x + r * ld
+                for j in 0..<d { m[j] += row[j] }
+            }
+            let inv = 1 / Double(n)
+            for j in 0..<d { m[j] *= inv }
+            for r in 0..<n {
+                let row = x + r * ld
+                for j in 0..<d { row[j] -= m[j] }
+            }
+        }
+        c.initialize(repeating: 0, count: ld * ld)
+        let panels = ld / CoMomentKernels.tileRows
+        let chunk = 128
+        Parallel.forEach(panels, threads: threads) { p in
+            var start = 0
+            while start < n {
+                let rows = min(chunk, n - start)
+                CoMomentKernels.syrkDouble(UnsafePointer(x + start * ld), ld: ld, rows: rows,
+                                           panels: p..<p + 1, into: c)
+                start += rows
+            }
+        }
+        let batch = CoMoments(columns: d, count: n, accumulation: .float, first: mean,
+                              second: CoMomentKernels.mirrorUpper(c, ld: ld, columns: d))
+        try statistics.merge(batch)
+    }
+}

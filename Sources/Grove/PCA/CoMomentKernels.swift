@@ -1,0 +1,145 @@
+/// The symmetric rank-k update C += X^T X over a chunk of rows, the hot loop of `pca-fit`.
+///
+/// Both kernels keep a register tile of 8 rows (i) x 2 vectors of columns (j) of C: per input
+/// row they load two vectors of row elements, broadcast eight, and do 16 vector
+/// multiply-adds, so the loads stay well below the arithmetic. Only tiles on or above the
+/// diagonal are computed; `mirrorUpper` fills the rest.
+enum CoMomentKernels {
+    /// Rows per exact float32 chunk: 256 * 255 * 255 < 2^24, so every partial sum of uint8
+    /// products in a float32 lane is an exact integer.
+    static let exactChunkRows = 256
+
+    /// Tile height (C rows per register tile).
+    static let tileRows = 8
+
+    /// Row stride, in elements, for a width: a multiple of 32 so every tile is whole
+    /// (padding columns are zero and contribute nothing).
+    static func paddedWidth(_ columns: Int) -> Int { (columns + 31) & ~31 }
+
+    typealias F16 = SIMD16<Float>
+    typealias D8 = SIMD8<Double>
+
+    /// C[i][j] += sum over `rows` rows of x[r][i] * x[r][j], for the upper-triangle tiles whose
+    /// first row lies in `panels` (units of `tileRows`). `x` is float32, row stride `ld`,
+    /// `c` is ld x ld float64. Exact for integer data in chunks of at most `exactChunkRows`.
+    static func syrkFloat(_ x: UnsafePointer<Float>, ld: Int, rows: Int, panels: Range<Int>,
+                          into c: UnsafeMutablePointer<Double>) {
+        for panel in panels {
+            let i0 = panel * tileRows
+            var j0 = (i0 / 32) * 32
+            while j0 < ld {
+                tileFloat(x, ld, rows, i0, j0, c)
+                j0 += 32
+            }
+        }
+    }
+
+    @inline(__always)
+    private static func tileFloat(_ x: UnsafePointer<Float>, _ ld: Int, _ rows: Int, _ i0: Int, _ j0: Int,
+                                  _ c: UnsafeMutablePointer<Double>) {
+        var a00 = F16(), a01 = F16(), a10 = F16(), a11 = F16(), a20 = F16(), a21 = F16()
+        var a30 = F16(), a31 = F16(), a40 = F16(), a41 = F16(), a50 = F16(), a51 = F16()
+        var a60 = F16(), a61 = F16(), a70 = F16(), a71 = F16()
+        var p = x
+        for _ in 0..<rows {
+            let raw = UnsafeRawPointer(p + j0)
+            let y0 = raw.loadUnaligned(as: F16.self)
+            let y1 = raw.loadUnaligned(fromByteOffset: 64, as: F16.self)
+            let q = p + i0
+            var b = F16(repeating: q[0]); a00 += b * y0; a01 += b * y1
+            b = F16(repeating: q[1]); a10 += b * y0; a11 += b * y1
+            b = F16(repeating: q[2]); a20 += b * y0; a21 += b * y1
+            b = F16(repeating: q[3]); a30 += b * y0; a31 += b * y1
+            b = F16(repeating: q[4]); a40 += b * y0; a41 += b * y1
+            b = F16(repeating: q[5]); a50 += b * y0; a51 += b * y1
+            b = F16(repeating: q[6]); a60 += b * y0; a61 += b * y1
+            b = F16(repeating: q[7]); a70 += b * y0; a71 += b * y1
+            p += ld
+        }
+        let base = c + i0 * ld + j0
+        flush(a00, a01, base)
+        flush(a10, a11, base + ld)
+        flush(a20, a21, base + 2 * ld)
+        flush(a30, a31, base + 3 * ld)
+        flush(a40, a41, base + 4 * ld)
+        flush(a50, a51, base + 5 * ld)
+        flush(a60, a61, base + 6 * ld)
+        flush(a70, a71, base + 7 * ld)
+    }
+
+    @inline(__always)
+    private static func flush(_ lo: F16, _ hi: F16, _ c: UnsafeMutablePointer<Double>) {
+        for l in 0..<16 {
+            c[l] += Double(lo[l])
+            c[16 + l] += Double(hi[l])
+        }
+    }
+
+    /// The float64 kernel: as `syrkFloat`, for centered float64 rows (tiles 8 x 16).
+    static func syrkDouble(_ x: UnsafePointer<Double>, ld: Int, rows: Int, panels: Range<Int>,
+                           into c: UnsafeMutablePointer<Double>) {
+        for panel in panels {
+            let i0 = panel * tileRows
+            var j0 = (i0 / 16) * 16
+            while j0 < ld {
+                tileDouble(x, ld, rows, i0, j0, c)
+                j0 += 16
+            }
+        }
+    }
+
+    @inline(__always)
+    private static func tileDouble(_ x: UnsafePointer<Double>, _ ld: Int, _ rows: Int, _ i0: Int, _ j0: Int,
+                                   _ c: UnsafeMutablePointer<Double>) {
+        var a00 = D8(), a01 = D8(), a10 = D8(), a11 = D8(), a20 = D8(), a21 = D8()
+        var a30 = D8(), a31 = D8(), a40 = D8(), a41 = D8(), a50 = D8(), a51 = D8()
+        var a60 = D8(), a61 = D8(), a70 = D8(), a71 = D8()
+        var p = x
+        for _ in 0..<rows {
+            let raw = UnsafeRawPointer(p + j0)
+            let y0 = raw.loadUnaligned(as: D8.self)
+            let y1 = raw.loadUnaligned(fromByteOffset: 64, as: D8.self)
+            let q = p + i0
+            var b = D8(repeating: q[0]); a00 += b * y0; a01 += b * y1
+            b = D8(repeating: q[1]); a10 += b * y0; a11 += b * y1
+            b = D8(repeating: q[2]); a20 += b * y0; a21 += b * y1
+            b = D8(repeating: q[3]); a30 += b * y0; a31 += b * y1
+            b = D8(repeating: q[4]); a40 += b * y0; a41 += b * y1
+            b = D8(repeating: q[5]); a50 += b * y0; a51 += b * y1
+            b = D8(repeating: q[6]); a60 += b * y0; a61 += b * y1
+            b = D8(repeating: q[7]); a70 += b * y0; a71 += b * y1
+            p += ld
+        }
+        let base = c + i0 * ld + j0
+        flushDouble(a00, a01, base)
+        flushDouble(a10, a11, base + ld)
+        flushDouble(a20, a21, base + 2 * ld)
+        flushDouble(a30, a31, base + 3 * ld)
+        flushDouble(a40, a41, base + 4 * ld)
+        flushDouble(a50, a51, base + 5 * ld)
+        flushDouble(a60, a61, base + 6 * ld)
+        flushDouble(a70, a71, base + 7 * ld)
+    }
+
+    @inline(__always)
+    private static func flushDouble(_ lo: D8, _ hi: D8, _ c: UnsafeMutablePointer<Double>) {
+        let raw = UnsafeMutableRawPointer(c)
+        raw.storeBytes(of: raw.loadUnaligned(as: D8.self) + lo, as: D8.self)
+        raw.storeBytes(of: raw.loadUnaligned(fromByteOffset: 64, as: D8.self) + hi, toByteOffset: 64, as: D8.self)
+    }
+
+    /// Copies the upper triangle of an ld-strided matrix into a dense d x d symmetric one.
+    static func mirrorUpper(_ c: UnsafePointer<Double>, ld: Int, columns d: Int) -> [Double] {
+        var out = [Double](repeating: 0, count: d * d)
+        out.withUnsafeMutableBufferPointer { o in
+            for i in 0..<d {
+                for j in i..<d {
+                    let v = c[i * ld + j]
+                    o[i * d + j] = v
+                    o[j * d + i] = v
+                }
+            }
+        }
+        return out
+    }
+}
