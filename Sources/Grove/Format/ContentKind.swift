@@ -12,6 +12,7 @@ public enum ContentKind {
     /// Each model family contributes its own summary function here.
     public static func summaryLines(for matrix: Matrix) throws -> [String] {
         switch matrix.header.metadata["kind"] {
+        case tree, forest: return try Forest.summaryLines(for: matrix)
         default:
             return []
         }
