@@ -76,6 +76,11 @@ final class DecodeFolderTests: DecodeTestCase {
         let m = try decode(.pngFolder(dir + "/s"), options)
         XCTAssertEqual(Array(m.elementBytes), [order[1], order[4]].flatMap { pixels(4, 4, $0) })
         options = DecodeOptions()
+        options.limit = 0
+        let none = try decode(.pngFolder(dir + "/s"), options)
+        XCTAssertEqual(none.rows, 0)
+        XCTAssertEqual(none.columns, 16)
+        options = DecodeOptions()
         options.normalize = true
         let n = try decode(.pngFolder(dir + "/s"), options)
         XCTAssertEqual(n.elementType, .float32)

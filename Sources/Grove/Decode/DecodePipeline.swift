@@ -316,7 +316,9 @@ public enum MnistDecoder {
         var slots = [Slot](repeating: .empty, count: max(1, options.batchSize))
         let resize = options.resize
         let background = options.background
-        while next < items.count && !emitter.isFull {
+        // Runs until the limit is reached, but at least until one image has given the size
+        // (so that even `--limit 0` writes a header with the right width).
+        while next < items.count && (!emitter.isFull || !emitter.isStarted) {
             var count = min(batchSize, items.count - next)
             if let limit = options.limit { count = min(count, max(1, limit - emitter.rows)) }
             if slots.count < count { slots = [Slot](repeating: .empty, count: count) }
@@ -347,7 +349,7 @@ public enum MnistDecoder {
                     let size = ImageSize(width: image.width, height: image.height)
                     if !emitter.isStarted { try emitter.start(sourceSize: original) }
                     problem = emitter.sizeProblem(size, name: item.path)
-                    if problem == nil {
+                    if problem == nil && !emitter.isFull {
                         try image.pixels.withUnsafeBufferPointer { try emitter.emit($0, size: size, label: item.label) }
                     }
                 case .failed(let error):
