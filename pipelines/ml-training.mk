@@ -65,12 +65,12 @@ run: build
 	@echo
 	@pipelines/stage-report $(TIMES)
 	@echo
-	@echo "trees:      $$(zmat info $(FOREST_FILES) | sed -n 's/^  trees: *//p' | paste -sd+ | bc)"
+	@echo "trees:      $$(for f in $(FOREST_FILES); do zmat info $$f | sed -n '/^summary:/,$$ s/^  trees: *//p'; done | paste -sd+ | bc)"
 	@grep '^accuracy:' $(OUT)/report.txt
 	@echo "forest:     $(FOREST_FILES)"
 	@echo "report:     $(OUT)/report.txt $(OUT)/report.json $(OUT)/confusion.png"
 
-dag: $(OUT)/report.txt
+dag: $(OUT)/report.txt $(OUT)/report.json $(OUT)/confusion.png
 
 clean-outputs:
 	rm -rf $(OUT)
@@ -149,17 +149,27 @@ $(OUT)/test-proba-$(1).zmat: $(OUT)/forest-$(1).zmat $(OUT)/test-features-$(1).z
 endef
 $(foreach s,$(SHARD_IDS),$(eval $(call shard_forest,$(s))))
 
-$(OUT)/report.txt $(OUT)/report.json $(OUT)/confusion.png &: $(SHARD_IDS:%=$(OUT)/test-proba-%.zmat)
-	$(TIME) validate rf-eval $^ --json-output $(OUT)/report.json --plot $(OUT)/confusion.png -o $(OUT)/report.txt
+$(OUT)/predictions.zmat: $(SHARD_IDS:%=$(OUT)/test-proba-%.zmat)
+	$(TIME) validate zmat mean $^ -o $@
 else
 FOREST_FILES := $(OUT)/forest.zmat
 
 $(OUT)/forest.zmat: $(TREE_FILES)
 	$(TIME) merge rf-merge $^ -o $@
 
-$(OUT)/report.txt $(OUT)/report.json $(OUT)/confusion.png &: $(OUT)/forest.zmat $(TEST_FEATURES)
-	$(TIME) validate rf-eval -m $(OUT)/forest.zmat $(TEST_FEATURES) --json-output $(OUT)/report.json --plot $(OUT)/confusion.png -o $(OUT)/report.txt
+$(OUT)/predictions.zmat: $(OUT)/forest.zmat $(TEST_FEATURES)
+	$(TIME) validate rf-predict -m $(OUT)/forest.zmat $(TEST_FEATURES) -o $@
 endif
+
+# Reports from the predictions (labels travel with them): text, JSON, confusion heat map.
+$(OUT)/report.txt: $(OUT)/predictions.zmat
+	$(TIME) report bash -c "rf-eval $< > $@.tmp && mv $@.tmp $@"
+
+$(OUT)/report.json: $(OUT)/predictions.zmat
+	$(TIME) report bash -c "rf-eval --json $< > $@.tmp && mv $@.tmp $@"
+
+$(OUT)/confusion.png: $(OUT)/predictions.zmat
+	$(TIME) report rf-eval --plot $@ $< > /dev/null
 
 # --- ml-inference: the sibling workflow, on the model `make run` trained -----------------------
 # partition the test rows -> INFER parallel predict tasks -> gather -> report
@@ -194,4 +204,4 @@ $(OUT)/infer/predictions.zmat: $(INFER_IDS:%=$(OUT)/infer/predictions-%.zmat)
 	$(TIME) gather zmat cat $^ -o $@
 
 $(OUT)/infer/report.txt: $(OUT)/infer/predictions.zmat
-	$(TIME) report rf-eval $< -o $@
+	$(TIME) report bash -c "rf-eval $< > $@.tmp && mv $@.tmp $@"
