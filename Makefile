@@ -17,7 +17,7 @@ ifeq ($(PORTABLE),)
 CPU_LEVEL := $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo && grep -qw bmi2 /proc/cpuinfo && echo haswell)
 endif
 SWIFT_FLAGS := -c release $(if $(CPU_LEVEL),-Xswiftc -target-cpu -Xswiftc $(CPU_LEVEL))
-BIN := $(CURDIR)/.build/release
+BIN ?= $(CURDIR)/.build/release
 export PATH := $(BIN):$(PATH)
 
 APT_PACKAGES := libpng-dev libzstd-dev zlib1g-dev pkg-config
