@@ -38,25 +38,27 @@ endif
 P := $(OUT)/params
 TIMES := $(OUT)/stage-times.tsv
 TIME = pipelines/stage-time $(TIMES)
-seq = $(shell seq 0 $$(($(1) - 1)))
-calc = $(shell echo $$(($(1))))
 
-SHARD_IDS := $(call seq,$(PCA))
-TASK_IDS := $(call seq,$(RF))
+# Shell calls at parse time cost milliseconds each, so the DAG's arithmetic is done in one:
+# "J/SHARD/CHUNK/FIRST" per tree task J (shard J mod PCA, chunk J div PCA, first tree index).
+SHARD_IDS := $(shell seq 0 $$(($(PCA) - 1)))
+TASKS := $(shell j=0; while [ $$j -lt $(RF) ]; do echo $$j/$$((j % $(PCA)))/$$((j / $(PCA)))/$$((j * $(TREES))); j=$$((j + 1)); done)
+task_field = $(word $(2),$(subst /, ,$(1)))
+TASK_IDS := $(foreach t,$(TASKS),$(call task_field,$(t),1))
 SHARDS := $(SHARD_IDS:%=$(OUT)/shard-%.zmat)
 TREE_FILES := $(TASK_IDS:%=$(OUT)/trees-%.zmat)
-# Tasks per shard: task j trains on shard j mod PCA (and with RF_DATA=chunk on chunk j div PCA
-# of it, as the original does).
-CHUNKS := $(call calc,($(RF) + $(PCA) - 1) / $(PCA))
+# With RF_DATA=chunk a shard's tasks split it into this many chunks, as the original does.
+CHUNKS := $(shell echo $$((($(RF) + $(PCA) - 1) / $(PCA))))
 
-# A file that changes whenever the named variable does.
-$(P)/%: FORCE
-	@pipelines/param-stamp $@ '$($*)'
-.PHONY: FORCE
-FORCE:
+# Every parameter is recorded in $(P)/NAME, rewritten only when its value changes; targets
+# depend on the parameters they use. Stamped only when the DAG itself is asked for.
+PARAMS := DATASET DATASET_LABELS TEST TEST_LABELS PCA K SHUFFLE_SEED SEED TREES TREE_FLAGS RF RF_DATA INFER
+ifneq ($(filter dag infer $(OUT)/%,$(MAKECMDGOALS)),)
+$(shell pipelines/param-stamp $(P) $(foreach v,$(PARAMS),'$(v)=$($(v))'))
+endif
 
-# Inputs may be a folder of PNGs (depend on every file) or IDX/CSV files.
-input_files = $(if $(wildcard $(1)/.),$(shell find $(1) -type f -name '*.png' | sort),$(1))
+# Inputs may be a folder of PNGs, <label>/<name>.png (depend on every file), or IDX/CSV files.
+input_files = $(if $(wildcard $(1)/.),$(sort $(wildcard $(1)/*/*.png)),$(1))
 
 .PHONY: run dag infer clean-outputs
 run: build
@@ -126,19 +128,19 @@ endif
 # Task j trains TREES trees with global tree indices j*TREES ..., each seeded from SEED and its
 # index, so the forest does not depend on how tasks are scheduled.
 define tree_task
-$(OUT)/trees-$(1).zmat: $(call features,$(call calc,$(1) % $(PCA))) $(P)/SEED $(P)/TREES $(P)/TREE_FLAGS $(P)/RF_DATA $(P)/RF
+$(OUT)/trees-$(call task_field,$(1),1).zmat: $(call features,$(call task_field,$(1),2)) $(P)/SEED $(P)/TREES $(P)/TREE_FLAGS $(P)/RF_DATA $(P)/RF
 ifeq ($(RF_DATA),chunk)
-	$$(TIME) rf bash -c "set -o pipefail; zmat split -n $(CHUNKS) --index $(call calc,$(1) / $(PCA)) $$< | rf-tree --trees $(TREES) --seed $(SEED) --tree-index $(call calc,$(1) * $(TREES)) $(TREE_FLAGS) -o $$@"
+	$$(TIME) rf bash -c "set -o pipefail; zmat split -n $(CHUNKS) --index $(call task_field,$(1),3) $$< | rf-tree --trees $(TREES) --seed $(SEED) --tree-index $(call task_field,$(1),4) $(TREE_FLAGS) -o $$@"
 else
-	$$(TIME) rf rf-tree $$< --trees $(TREES) --seed $(SEED) --tree-index $(call calc,$(1) * $(TREES)) $(TREE_FLAGS) -o $$@
+	$$(TIME) rf rf-tree $$< --trees $(TREES) --seed $(SEED) --tree-index $(call task_field,$(1),4) $(TREE_FLAGS) -o $$@
 endif
 endef
-$(foreach j,$(TASK_IDS),$(eval $(call tree_task,$(j))))
+$(foreach t,$(TASKS),$(eval $(call tree_task,$(t))))
 
 # --- merge and validate -----------------------------------------------------------------------
 ifeq ($(FEATURES)-$(PCA_MODE),pca-shard)
 FOREST_FILES := $(SHARD_IDS:%=$(OUT)/forest-%.zmat)
-shard_trees = $(foreach j,$(TASK_IDS),$(if $(filter $(1),$(call calc,$(j) % $(PCA))),$(OUT)/trees-$(j).zmat))
+shard_trees = $(foreach t,$(TASKS),$(if $(filter $(1),$(call task_field,$(t),2)),$(OUT)/trees-$(call task_field,$(t),1).zmat))
 
 define shard_forest
 $(OUT)/forest-$(1).zmat: $(call shard_trees,$(1))
@@ -174,7 +176,7 @@ $(OUT)/confusion.png: $(OUT)/predictions.zmat
 # --- ml-inference: the sibling workflow, on the model `make run` trained -----------------------
 # partition the test rows -> INFER parallel predict tasks -> gather -> report
 INFER ?= 4
-INFER_IDS := $(call seq,$(INFER))
+INFER_IDS := $(shell seq 0 $$(($(INFER) - 1)))
 INFER_SHARDS := $(INFER_IDS:%=$(OUT)/infer/rows-%.zmat)
 
 infer:
