@@ -37,7 +37,10 @@ endif
 
 P := $(OUT)/params
 TIMES := $(OUT)/stage-times.tsv
-TIME = pipelines/stage-time $(TIMES)
+# `stage NAME CMD` (pipelines/stage-time.bash) logs each task's start and end to $(TIMES).
+export BASH_ENV := $(CURDIR)/pipelines/stage-time.bash
+export STAGE_TIMES := $(abspath $(TIMES))
+TIME = stage
 
 # Shell calls at parse time cost milliseconds each, so the DAG's arithmetic is done in one:
 # "J/SHARD/CHUNK/FIRST" per tree task J (shard J mod PCA, chunk J div PCA, first tree index).
@@ -164,14 +167,13 @@ $(OUT)/predictions.zmat: $(OUT)/forest.zmat $(TEST_FEATURES)
 endif
 
 # Reports from the predictions (labels travel with them): text, JSON, confusion heat map.
-$(OUT)/report.txt: $(OUT)/predictions.zmat
-	$(TIME) report bash -c "rf-eval $< > $@.tmp && mv $@.tmp $@"
+$(OUT)/report.txt $(OUT)/confusion.png &: $(OUT)/predictions.zmat
+	$(TIME) report bash -c "rf-eval --plot $(OUT)/confusion.png $< > $(OUT)/report.txt.tmp && mv $(OUT)/report.txt.tmp $(OUT)/report.txt"
 
 $(OUT)/report.json: $(OUT)/predictions.zmat
 	$(TIME) report bash -c "rf-eval --json $< > $@.tmp && mv $@.tmp $@"
 
-$(OUT)/confusion.png: $(OUT)/predictions.zmat
-	$(TIME) report rf-eval --plot $@ $< > /dev/null
+
 
 # --- ml-inference: the sibling workflow, on the model `make run` trained -----------------------
 # partition the test rows -> INFER parallel predict tasks -> gather -> report
