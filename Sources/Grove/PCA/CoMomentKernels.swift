@@ -67,12 +67,18 @@ enum CoMomentKernels {
         flush(a70, a71, base + 7 * ld)
     }
 
+    /// Adds a tile row (32 float32 lanes) into float64 accumulators. Written with whole-vector
+    /// conversions: a lane-by-lane loop compiles to scalar code here.
     @inline(__always)
     private static func flush(_ lo: F16, _ hi: F16, _ c: UnsafeMutablePointer<Double>) {
-        for l in 0..<16 {
-            c[l] += Double(lo[l])
-            c[16 + l] += Double(hi[l])
-        }
+        let raw = UnsafeMutableRawPointer(c)
+        raw.storeBytes(of: raw.loadUnaligned(as: D8.self) + D8(lo.lowHalf), as: D8.self)
+        raw.storeBytes(of: raw.loadUnaligned(fromByteOffset: 64, as: D8.self) + D8(lo.highHalf),
+                       toByteOffset: 64, as: D8.self)
+        raw.storeBytes(of: raw.loadUnaligned(fromByteOffset: 128, as: D8.self) + D8(hi.lowHalf),
+                       toByteOffset: 128, as: D8.self)
+        raw.storeBytes(of: raw.loadUnaligned(fromByteOffset: 192, as: D8.self) + D8(hi.highHalf),
+                       toByteOffset: 192, as: D8.self)
     }
 
     /// The float64 kernel: as `syrkFloat`, for centered float64 rows (tiles 8 x 16).

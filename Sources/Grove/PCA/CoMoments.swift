@@ -63,16 +63,14 @@ public struct CoMoments: Equatable, Sendable {
         let d = columns
         var m2 = [Double](repeating: 0, count: d * d)
         if count > 0 {
-            let n = Int128(count)
             let dn = Double(count)
-            let sums = first.map { Int128($0) }
+            let sums = first.map { Int64($0) }  // exact: integer-valued, below 2^53
             second.withUnsafeBufferPointer { s in
                 m2.withUnsafeMutableBufferPointer { out in
                     for i in 0..<d {
                         for j in i..<d {
-                            // n * sum(x_i x_j) - sum(x_i) sum(x_j): exact, then one rounding.
-                            let numerator = n * Int128(s[i * d + j]) - sums[i] * sums[j]
-                            let v = Double(numerator) / dn
+                            // n * sum(x_i x_j) - sum(x_i) sum(x_j), exact, then one rounding.
+                            let v = CoMoments.exactDifference(count, Int64(s[i * d + j]), sums[i], sums[j]) / dn
                             out[i * d + j] = v
                             out[j * d + i] = v
                         }
@@ -81,6 +79,18 @@ public struct CoMoments: Equatable, Sendable {
             }
         }
         return CoMoments(columns: d, count: count, accumulation: .float, first: mean, second: m2)
+    }
+
+    /// n * s - a * b as a Double, computed exactly (in 64 bits while it fits, else 128).
+    @inline(__always)
+    static func exactDifference(_ n: Int, _ s: Int64, _ a: Int64, _ b: Int64) -> Double {
+        let (ns, o1) = Int64(n).multipliedReportingOverflow(by: s)
+        let (ab, o2) = a.multipliedReportingOverflow(by: b)
+        if !o1 && !o2 {
+            let (difference, o3) = ns.subtractingReportingOverflow(ab)
+            if !o3 { return Double(difference) }
+        }
+        return Double(Int128(n) * Int128(s) - Int128(a) * Int128(b))
     }
 
     /// The sample covariance matrix (divisor n - 1, as scikit-learn), row-major d x d.

@@ -53,68 +53,141 @@ public struct SymmetricEigen {
         norm = max(abs(lo), abs(hi), Double.leastNormalMagnitude)
     }
 
+    /// Householder tridiagonalisation of the full symmetric matrix `a` (n x n, overwritten).
+    ///
+    /// Step k reflects column k below the subdiagonal: with v (v[k+1] = 1) and t,
+    /// p = t A22 v, w = p - (t/2)(p.v) v, and A22 -= v w^T + w v^T. The update of step k and
+    /// the product A22' v' of step k+1 share one pass over the trailing rows (the next
+    /// reflection needs only row k+1, updated first), so each step streams the trailing
+    /// matrix once. Rows are split across workers; each row's arithmetic is fixed, so the
+    /// result does not depend on the thread count.
     private static func tridiagonalize(_ a: UnsafeMutablePointer<Double>, _ n: Int, _ vstore: UnsafeMutablePointer<Double>,
                                        _ d: inout [Double], _ e: inout [Double], _ tau: inout [Double], _ threads: Int) {
-        var p = [Double](repeating: 0, count: n)
-        var w = [Double](repeating: 0, count: n)
-        for k in 0..<max(n - 2, 0) {
-            let rowK = a + k * n
-            d[k] = rowK[k]
-            let alpha = rowK[k + 1]
+        if n == 1 { d[0] = a[0]; return }
+        if n == 2 {
+            d[0] = a[0]; d[1] = a[3]; e[0] = a[1]
+            return
+        }
+        // Builds reflection k from row k (already updated); returns its t (0: none needed).
+        func reflect(_ k: Int) -> Double {
+            let row = a + k * n
+            d[k] = row[k]
+            let alpha = row[k + 1]
             var xnorm2 = 0.0
-            for j in (k + 2)..<n { xnorm2 += rowK[j] * rowK[j] }
-            let v = vstore + k * n
+            for j in (k + 2)..<n { xnorm2 += row[j] * row[j] }
             if xnorm2 == 0 {
-                // Already in tridiagonal form in this column: no reflection.
                 e[k] = alpha
                 tau[k] = 0
-                continue
+                return 0
             }
             let beta = -(alpha >= 0 ? 1.0 : -1.0) * (alpha * alpha + xnorm2).squareRoot()
             let t = (beta - alpha) / beta
             let scale = 1 / (alpha - beta)
+            let v = vstore + k * n
             v[k + 1] = 1
-            for j in (k + 2)..<n { v[j] = rowK[j] * scale }
+            for j in (k + 2)..<n { v[j] = row[j] * scale }
             e[k] = beta
             tau[k] = t
-            // p = t * A22 v over the trailing block (rows and columns k+1..<n).
+            return t
+        }
+        let p = UnsafeMutablePointer<Double>.allocate(capacity: n)
+        let pNext = UnsafeMutablePointer<Double>.allocate(capacity: n)
+        let w = UnsafeMutablePointer<Double>.allocate(capacity: n)
+        defer { p.deallocate(); pNext.deallocate(); w.deallocate() }
+        p.initialize(repeating: 0, count: n)
+        pNext.initialize(repeating: 0, count: n)
+        w.initialize(repeating: 0, count: n)
+
+        // Splits rows lo..<n across workers when the trailing block is big enough to pay.
+        func eachRow(_ lo: Int, _ body: (Int) -> Void) {
+            let count = n - lo
+            let parts = count >= 160 ? threads : 1
+            let ranges = Parallel.ranges(count, parts: parts)
+            Parallel.forEach(ranges.count, threads: threads) { part in
+                for i in ranges[part] { body(lo + i) }
+            }
+        }
+
+        var t = reflect(0)
+        if t != 0 {
+            let v = UnsafePointer(vstore)
+            eachRow(1) { r in p[r] = t * dot(UnsafePointer(a + r * n + 1), v + 1, n - 1) }
+        }
+        for k in 0..<(n - 2) {
             let m0 = k + 1
-            let vv = UnsafePointer(v)
-            p.withUnsafeMutableBufferPointer { pb in
-                let pp = pb.baseAddress!
-                let rows = Parallel.ranges(n - m0, parts: n - m0 > 256 ? threads : 1)
-                Parallel.forEach(rows.count, threads: threads) { part in
-                    for i in rows[part] {
-                        let r = m0 + i
-                        pp[r] = t * dot(UnsafePointer(a + r * n + m0), vv + m0, n - m0)
+            let v = UnsafePointer(vstore + k * n)
+            if t != 0 {
+                let half = 0.5 * t * dot(UnsafePointer(p + m0), v + m0, n - m0)
+                for j in m0..<n { w[j] = p[j] - half * v[j] }
+                updateRow(a + m0 * n, from: m0, to: n, v[m0], w[m0], v, UnsafePointer(w), next: nil)
+            }
+            let tNext = k + 1 < n - 2 ? reflect(k + 1) : 0
+            let from = k + 2
+            if t != 0 || tNext != 0 {
+                let vNext = UnsafePointer(vstore + (k + 1) * n)
+                let wp = UnsafePointer(w)
+                let update = t != 0
+                eachRow(from) { r in
+                    let row = a + r * n
+                    if update {
+                        let s = updateRow(row, from: from, to: n, v[r], wp[r], v, wp, next: tNext != 0 ? vNext : nil)
+                        pNext[r] = tNext * s
+                    } else {
+                        pNext[r] = tNext * dot(UnsafePointer(row + from), vNext + from, n - from)
                     }
                 }
             }
-            let half = 0.5 * t * p.withUnsafeBufferPointer { dot($0.baseAddress! + m0, vv + m0, n - m0) }
-            for j in m0..<n { w[j] = p[j] - half * v[j] }
-            // A22 -= v w^T + w v^T, row by row (each row independent: split across workers).
-            w.withUnsafeBufferPointer { wb in
-                let ww = wb.baseAddress!
-                let rows = Parallel.ranges(n - m0, parts: n - m0 > 256 ? threads : 1)
-                Parallel.forEach(rows.count, threads: threads) { part in
-                    for i in rows[part] {
-                        let r = m0 + i
-                        let row = a + r * n
-                        let vr = vv[r], wr = ww[r]
-                        for j in m0..<n {
-                            row[j] -= vr * ww[j] + wr * vv[j]
-                        }
-                    }
-                }
+            for j in from..<n { p[j] = pNext[j] }
+            t = tNext
+        }
+        d[n - 2] = a[(n - 2) * n + n - 2]
+        d[n - 1] = a[(n - 1) * n + n - 1]
+        e[n - 2] = a[(n - 2) * n + n - 1]
+    }
+
+    /// row[j] -= vr * w[j] + wr * v[j] for j in from..<to; returns the updated row's dot
+    /// product with `next` over the same range (0 when nil). Fixed lane order.
+    @inline(__always)
+    @discardableResult
+    private static func updateRow(_ row: UnsafeMutablePointer<Double>, from: Int, to: Int, _ vr: Double, _ wr: Double,
+                                  _ v: UnsafePointer<Double>, _ w: UnsafePointer<Double>,
+                                  next: UnsafePointer<Double>?) -> Double {
+        typealias V = SIMD8<Double>
+        let vr8 = V(repeating: vr), wr8 = V(repeating: wr)
+        var j = from
+        let rr = UnsafeMutableRawPointer(row), rv = UnsafeRawPointer(v), rw = UnsafeRawPointer(w)
+        if let next {
+            let rn = UnsafeRawPointer(next)
+            var acc = V()
+            while j + 8 <= to {
+                let o = j * 8
+                let x = rr.loadUnaligned(fromByteOffset: o, as: V.self)
+                    - (vr8 * rw.loadUnaligned(fromByteOffset: o, as: V.self) + wr8 * rv.loadUnaligned(fromByteOffset: o, as: V.self))
+                rr.storeBytes(of: x, toByteOffset: o, as: V.self)
+                acc += x * rn.loadUnaligned(fromByteOffset: o, as: V.self)
+                j += 8
             }
+            var s = acc.sum()
+            while j < to {
+                let x = row[j] - (vr * w[j] + wr * v[j])
+                row[j] = x
+                s += x * next[j]
+                j += 1
+            }
+            return s
         }
-        if n >= 2 {
-            d[n - 2] = a[(n - 2) * n + n - 2]
-            d[n - 1] = a[(n - 1) * n + n - 1]
-            e[n - 2] = a[(n - 2) * n + n - 1]
-        } else if n == 1 {
-            d[0] = a[0]
+        while j + 8 <= to {
+            let o = j * 8
+            let x = rr.loadUnaligned(fromByteOffset: o, as: V.self)
+                - (vr8 * rw.loadUnaligned(fromByteOffset: o, as: V.self) + wr8 * rv.loadUnaligned(fromByteOffset: o, as: V.self))
+            rr.storeBytes(of: x, toByteOffset: o, as: V.self)
+            j += 8
         }
+        while j < to {
+            row[j] -= vr * w[j] + wr * v[j]
+            j += 1
+        }
+        return 0
     }
 
     /// A dot product in fixed lane order (so the same on every run), SIMD-wide.
