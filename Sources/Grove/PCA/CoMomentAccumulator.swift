@@ -111,7 +111,8 @@ public final class CoMomentAccumulator {
         let pixels = UnsafePointer(block.values(as: UInt8.self).baseAddress!)
         let parts = Parallel.ranges(block.rows, parts: threads)
         let d = columns, ld = ld
-        let panels = ld / CoMomentKernels.tileRows
+        let panels = (d + CoMomentKernels.tileRows - 1) / CoMomentKernels.tileRows
+        let layout = CoMomentKernels.PackedLayout(ld: ld, capacity: CoMomentKernels.exactChunkRows)
         Parallel.forEach(parts.count, threads: threads) { t in
             let w = workers[t]
             var start = parts[t].lowerBound
@@ -120,15 +121,18 @@ public final class CoMomentAccumulator {
                 let n = min(CoMomentKernels.exactChunkRows, parts[t].upperBound - start)
                 for r in 0..<n {
                     let src = pixels + (start + r) * d
-                    let dst = w.chunk + r * ld
-                    for j in 0..<d {
-                        dst[j] = Float(src[j])
+                    var c0 = 0
+                    for panel in 0..<layout.panelCount where c0 < d {
+                        let dst = w.chunk + layout.base(panel) + r * layout.width(panel)
+                        let count = min(layout.width(panel), d - c0)
+                        for l in 0..<count { dst[l] = Float(src[c0 + l]) }
+                        c0 += 32
                     }
                     rowSums.withUnsafeMutableBufferPointer { s in
                         for j in 0..<d { s[j] &+= Int(src[j]) }
                     }
                 }
-                CoMomentKernels.syrkFloat(w.chunk, ld: ld, rows: n, panels: 0..<panels, into: w.products)
+                CoMomentKernels.syrkPacked(w.chunk, layout: layout, rows: n, panels: 0..<panels, into: w.products)
                 start += n
             }
             for j in 0..<d { w.sums[j] += Double(rowSums[j]) }
@@ -222,7 +226,7 @@ public final class CoMomentAccumulator {
             }
         }
         c.initialize(repeating: 0, count: ld * ld)
-        let panels = ld / CoMomentKernels.tileRows
+        let panels = (d + CoMomentKernels.tileRows - 1) / CoMomentKernels.tileRows
         let chunk = 128
         Parallel.forEach(panels, threads: threads) { p in
             var start = 0

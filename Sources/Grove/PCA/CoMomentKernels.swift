@@ -2,8 +2,10 @@
 ///
 /// Both kernels keep a register tile of 8 rows (i) x 2 vectors of columns (j) of C: per input
 /// row they load two vectors of row elements, broadcast eight, and do 16 vector
-/// multiply-adds, so the loads stay well below the arithmetic. Only tiles on or above the
-/// diagonal are computed; `mirrorUpper` fills the rest.
+/// multiply-adds, so the loads stay well below the arithmetic. Only tiles reaching the
+/// diagonal or above it are computed, starting at the 16-column boundary below the
+/// diagonal, with a half-width tile at the right edge, so at most 15 columns per 8-row
+/// panel are computed needlessly; `mirrorUpper` fills the lower triangle.
 enum CoMomentKernels {
     /// Rows per exact float32 chunk: 256 * 255 * 255 < 2^24, so every partial sum of uint8
     /// products in a float32 lane is an exact integer.
@@ -12,9 +14,9 @@ enum CoMomentKernels {
     /// Tile height (C rows per register tile).
     static let tileRows = 8
 
-    /// Row stride, in elements, for a width: a multiple of 32 so every tile is whole
+    /// Row stride, in elements, for a width: a multiple of 16 so every tile is whole
     /// (padding columns are zero and contribute nothing).
-    static func paddedWidth(_ columns: Int) -> Int { (columns + 31) & ~31 }
+    static func paddedWidth(_ columns: Int) -> Int { (columns + 15) & ~15 }
 
     typealias F16 = SIMD16<Float>
     typealias D8 = SIMD8<Double>
@@ -26,10 +28,53 @@ enum CoMomentKernels {
                           into c: UnsafeMutablePointer<Double>) {
         for panel in panels {
             let i0 = panel * tileRows
-            var j0 = (i0 / 32) * 32
-            while j0 < ld {
+            var j0 = (i0 / 16) * 16
+            while j0 + 32 <= ld {
                 tileFloat(x, ld, rows, i0, j0, c)
                 j0 += 32
+            }
+            if j0 < ld { halfTileFloat(x, ld, rows, i0, j0, c) }
+        }
+    }
+
+    /// Column panels of a packed chunk: 32 columns wide (the last one 16 when the padded
+    /// width is an odd multiple of 16), each panel's rows contiguous. A tile then reads two
+    /// short sequential streams, and a column panel (256 rows x 128 bytes) stays in L1 while
+    /// every row panel above the diagonal is multiplied with it.
+    struct PackedLayout {
+        let ld: Int
+        let capacity: Int
+        var panelCount: Int { (ld + 31) / 32 }
+        @inline(__always) func width(_ panel: Int) -> Int { min(32, ld - 32 * panel) }
+        @inline(__always) func base(_ panel: Int) -> Int { 32 * panel * capacity }
+        /// Where column c of row r lives.
+        @inline(__always) func offset(row r: Int, column c: Int) -> Int {
+            let panel = c >> 5
+            return base(panel) + r * width(panel) + (c & 31)
+        }
+    }
+
+    /// `syrkFloat` over a chunk in `PackedLayout`, for the C rows of `panels` (units of 8).
+    static func syrkPacked(_ x: UnsafePointer<Float>, layout: PackedLayout, rows: Int, panels: Range<Int>,
+                           into c: UnsafeMutablePointer<Double>) {
+        let ld = layout.ld
+        for jp in 0..<layout.panelCount {
+            let j0 = 32 * jp, jw = layout.width(jp)
+            let xj = x + layout.base(jp)
+            for panel in panels {
+                let i0 = panel * tileRows
+                if i0 >= j0 + jw { break }
+                let ip = i0 >> 5
+                let xi = x + layout.base(ip) + (i0 & 31)
+                let si = layout.width(ip)
+                let out = c + i0 * ld + j0
+                if jw == 32 && i0 < j0 + 16 {
+                    tileFloat(xi, si, xj, 32, rows, out, ld)
+                } else if jw == 32 {
+                    halfTileFloat(xi, si, xj + 16, 32, rows, out + 16, ld)
+                } else {
+                    halfTileFloat(xi, si, xj, jw, rows, out, ld)
+                }
             }
         }
     }
@@ -37,15 +82,21 @@ enum CoMomentKernels {
     @inline(__always)
     private static func tileFloat(_ x: UnsafePointer<Float>, _ ld: Int, _ rows: Int, _ i0: Int, _ j0: Int,
                                   _ c: UnsafeMutablePointer<Double>) {
+        tileFloat(x + i0, ld, x + j0, ld, rows, c + i0 * ld + j0, ld)
+    }
+
+    /// C[0..<8][0..<32] += sum over rows of xi[r][0..<8]^T xj[r][0..<32] (row strides si, sj).
+    @inline(__always)
+    private static func tileFloat(_ xi: UnsafePointer<Float>, _ si: Int, _ xj: UnsafePointer<Float>, _ sj: Int,
+                                  _ rows: Int, _ c: UnsafeMutablePointer<Double>, _ ld: Int) {
         var a00 = F16(), a01 = F16(), a10 = F16(), a11 = F16(), a20 = F16(), a21 = F16()
         var a30 = F16(), a31 = F16(), a40 = F16(), a41 = F16(), a50 = F16(), a51 = F16()
         var a60 = F16(), a61 = F16(), a70 = F16(), a71 = F16()
-        var p = x
+        var p = xj, q = xi
         for _ in 0..<rows {
-            let raw = UnsafeRawPointer(p + j0)
+            let raw = UnsafeRawPointer(p)
             let y0 = raw.loadUnaligned(as: F16.self)
             let y1 = raw.loadUnaligned(fromByteOffset: 64, as: F16.self)
-            let q = p + i0
             var b = F16(repeating: q[0]); a00 += b * y0; a01 += b * y1
             b = F16(repeating: q[1]); a10 += b * y0; a11 += b * y1
             b = F16(repeating: q[2]); a20 += b * y0; a21 += b * y1
@@ -54,9 +105,10 @@ enum CoMomentKernels {
             b = F16(repeating: q[5]); a50 += b * y0; a51 += b * y1
             b = F16(repeating: q[6]); a60 += b * y0; a61 += b * y1
             b = F16(repeating: q[7]); a70 += b * y0; a71 += b * y1
-            p += ld
+            p += sj
+            q += si
         }
-        let base = c + i0 * ld + j0
+        let base = c
         flush(a00, a01, base)
         flush(a10, a11, base + ld)
         flush(a20, a21, base + 2 * ld)
@@ -65,6 +117,50 @@ enum CoMomentKernels {
         flush(a50, a51, base + 5 * ld)
         flush(a60, a61, base + 6 * ld)
         flush(a70, a71, base + 7 * ld)
+    }
+
+    /// `tileFloat` for the last 16 columns.
+    @inline(__always)
+    private static func halfTileFloat(_ x: UnsafePointer<Float>, _ ld: Int, _ rows: Int, _ i0: Int, _ j0: Int,
+                                      _ c: UnsafeMutablePointer<Double>) {
+        halfTileFloat(x + i0, ld, x + j0, ld, rows, c + i0 * ld + j0, ld)
+    }
+
+    @inline(__always)
+    private static func halfTileFloat(_ xi: UnsafePointer<Float>, _ si: Int, _ xj: UnsafePointer<Float>, _ sj: Int,
+                                      _ rows: Int, _ c: UnsafeMutablePointer<Double>, _ ld: Int) {
+        var a0 = F16(), a1 = F16(), a2 = F16(), a3 = F16(), a4 = F16(), a5 = F16(), a6 = F16(), a7 = F16()
+        var p = xj, q = xi
+        for _ in 0..<rows {
+            let y = UnsafeRawPointer(p).loadUnaligned(as: F16.self)
+            a0 += F16(repeating: q[0]) * y
+            a1 += F16(repeating: q[1]) * y
+            a2 += F16(repeating: q[2]) * y
+            a3 += F16(repeating: q[3]) * y
+            a4 += F16(repeating: q[4]) * y
+            a5 += F16(repeating: q[5]) * y
+            a6 += F16(repeating: q[6]) * y
+            a7 += F16(repeating: q[7]) * y
+            p += sj
+            q += si
+        }
+        let base = c
+        flushHalf(a0, base)
+        flushHalf(a1, base + ld)
+        flushHalf(a2, base + 2 * ld)
+        flushHalf(a3, base + 3 * ld)
+        flushHalf(a4, base + 4 * ld)
+        flushHalf(a5, base + 5 * ld)
+        flushHalf(a6, base + 6 * ld)
+        flushHalf(a7, base + 7 * ld)
+    }
+
+    @inline(__always)
+    private static func flushHalf(_ a: F16, _ c: UnsafeMutablePointer<Double>) {
+        let raw = UnsafeMutableRawPointer(c)
+        raw.storeBytes(of: raw.loadUnaligned(as: D8.self) + D8(a.lowHalf), as: D8.self)
+        raw.storeBytes(of: raw.loadUnaligned(fromByteOffset: 64, as: D8.self) + D8(a.highHalf),
+                       toByteOffset: 64, as: D8.self)
     }
 
     /// Adds a tile row (32 float32 lanes) into float64 accumulators. Written with whole-vector
