@@ -21,10 +21,10 @@ public final class CoMomentAccumulator {
 
     private let ld: Int
     private var workers: [IntegerWorker] = []
-    private var statistics: CoMoments
+    private let empty: CoMoments
 
     // Float path staging.
-    static let batchRows = 512
+    static let batchRows = 1024
     private var staging: UnsafeMutablePointer<Double>?
     private var staged = 0
     private var batchProducts: UnsafeMutablePointer<Double>?
@@ -35,12 +35,13 @@ public final class CoMomentAccumulator {
         self.threads = max(1, threads)
         self.name = name
         ld = CoMomentKernels.paddedWidth(columns)
-        statistics = CoMoments(columns: columns, accumulation: elementType == .uint8 ? .integer : .float)
+        empty = CoMoments(columns: columns, accumulation: elementType == .uint8 ? .integer : .float)
     }
 
     deinit {
         staging?.deallocate()
         batchProducts?.deallocate()
+        runningM2?.deallocate()
     }
 
     /// Adds every row of `block` (of this accumulator's width and type).
@@ -61,7 +62,7 @@ public final class CoMomentAccumulator {
     /// The statistics of every row added.
     public func finish() throws -> CoMoments {
         if elementType == .uint8 {
-            guard !workers.isEmpty else { return statistics }
+            guard !workers.isEmpty else { return empty }
             let d = columns
             var sums = [Double](repeating: 0, count: d)
             let total = UnsafeMutablePointer<Double>.allocate(capacity: ld * ld)
@@ -78,7 +79,9 @@ public final class CoMomentAccumulator {
             return CoMoments(columns: d, count: rows, accumulation: .integer, first: sums, second: products)
         }
         try flushBatch()
-        return statistics
+        guard let m2 = runningM2, runningCount > 0 else { return empty }
+        return CoMoments(columns: columns, count: runningCount, accumulation: .float, first: runningMean,
+                         second: CoMomentKernels.mirrorUpper(m2, ld: ld, columns: columns))
     }
 
     // MARK: integer path
@@ -204,6 +207,10 @@ public final class CoMomentAccumulator {
     }
 
     /// Folds the staged batch into the running statistics.
+    ///
+    /// Each worker takes 8-row panels of the upper triangle: it computes the batch's centered
+    /// co-moments for its panel and folds them straight into the running M2 with Chan's
+    /// update, M2 += C + delta delta^T * na nb / n, where delta = batch mean - running mean.
     private func flushBatch() throws {
         let n = staged
         guard n > 0 else { return }
@@ -211,6 +218,12 @@ public final class CoMomentAccumulator {
         let d = columns, ld = ld
         let x = staging!
         let c = batchProducts!
+        if runningM2 == nil {
+            runningM2 = .allocate(capacity: ld * ld)
+            runningM2!.initialize(repeating: 0, count: ld * ld)
+            runningMean = [Double](repeating: 0, count: d)
+        }
+        let m2 = runningM2!
         // Batch mean, each column summed in row order; then center.
         var mean = [Double](repeating: 0, count: d)
         mean.withUnsafeMutableBufferPointer { m in
@@ -225,20 +238,40 @@ public final class CoMomentAccumulator {
                 for j in 0..<d { row[j] -= m[j] }
             }
         }
-        c.initialize(repeating: 0, count: ld * ld)
+        let na = Double(runningCount), nb = Double(n), total = na + nb
+        let weight = na * nb / total
+        var delta = [Double](repeating: 0, count: ld)
+        for j in 0..<d { delta[j] = mean[j] - runningMean[j] }
         let panels = (d + CoMomentKernels.tileRows - 1) / CoMomentKernels.tileRows
         let chunk = 128
-        Parallel.forEach(panels, threads: threads) { p in
-            var start = 0
-            while start < n {
-                let rows = min(chunk, n - start)
-                CoMomentKernels.syrkDouble(UnsafePointer(x + start * ld), ld: ld, rows: rows,
-                                           panels: p..<p + 1, into: c)
-                start += rows
+        delta.withUnsafeBufferPointer { deltaBuffer in
+            let dl = deltaBuffer.baseAddress!
+            Parallel.forEach(panels, threads: threads) { p in
+                let i0 = p * CoMomentKernels.tileRows
+                let jStart = (i0 / 16) * 16
+                for i in i0..<i0 + CoMomentKernels.tileRows {
+                    (c + i * ld + jStart).update(repeating: 0, count: ld - jStart)
+                }
+                var start = 0
+                while start < n {
+                    let rows = min(chunk, n - start)
+                    CoMomentKernels.syrkDouble(UnsafePointer(x + start * ld), ld: ld, rows: rows,
+                                               panels: p..<p + 1, into: c)
+                    start += rows
+                }
+                for i in i0..<min(i0 + CoMomentKernels.tileRows, d) {
+                    let di = dl[i] * weight
+                    let src = c + i * ld, dst = m2 + i * ld
+                    for j in jStart..<ld { dst[j] += src[j] + di * dl[j] }
+                }
             }
         }
-        let batch = CoMoments(columns: d, count: n, accumulation: .float, first: mean,
-                              second: CoMomentKernels.mirrorUpper(c, ld: ld, columns: d))
-        try statistics.merge(batch)
+        for j in 0..<d { runningMean[j] += delta[j] * (nb / total) }
+        runningCount += n
     }
+
+    // Float path running statistics: count, mean, and M2's upper triangle (ld x ld).
+    private var runningCount = 0
+    private var runningMean: [Double] = []
+    private var runningM2: UnsafeMutablePointer<Double>?
 }
