@@ -69,6 +69,7 @@ public final class CoMomentAccumulator {
             defer { total.deallocate() }
             total.initialize(repeating: 0, count: ld * ld)
             for w in workers {
+                w.prepare()
                 for j in 0..<d { sums[j] += w.sums[j] }
                 for k in 0..<ld * ld { total[k] += w.products[k] }
             }
@@ -92,12 +93,23 @@ public final class CoMomentAccumulator {
         let products: UnsafeMutablePointer<Double>
         var sums: [Double]
 
+        private let ld: Int
+        private var ready = false
+
         init(ld: Int, columns: Int) {
+            self.ld = ld
             chunk = .allocate(capacity: CoMomentKernels.exactChunkRows * ld)
-            chunk.initialize(repeating: 0, count: CoMomentKernels.exactChunkRows * ld)
             products = .allocate(capacity: ld * ld)
-            products.initialize(repeating: 0, count: ld * ld)
             sums = [Double](repeating: 0, count: columns)
+        }
+
+        /// Zeroes the buffers on first use, on the thread that will use them (so their pages
+        /// are faulted in in parallel, close to that core).
+        func prepare() {
+            if ready { return }
+            ready = true
+            chunk.initialize(repeating: 0, count: CoMomentKernels.exactChunkRows * ld)
+            products.initialize(repeating: 0, count: ld * ld)
         }
 
         deinit {
@@ -118,6 +130,7 @@ public final class CoMomentAccumulator {
         let layout = CoMomentKernels.PackedLayout(ld: ld, capacity: CoMomentKernels.exactChunkRows)
         Parallel.forEach(parts.count, threads: threads) { t in
             let w = workers[t]
+            w.prepare()
             var start = parts[t].lowerBound
             var rowSums = [Int](repeating: 0, count: d)
             while start < parts[t].upperBound {

@@ -57,15 +57,14 @@ public struct PCAModel: Equatable, Sendable {
         if case .count(let k) = selection, k < 1 || k > limit {
             throw GroveError("-k \(k) is out of range: with \(n) rows of \(d) columns at most min(n, d) = \(limit) components exist")
         }
-        let centered = statistics.centered()
-        let scale = 1 / Double(n - 1)
-        let covariance = centered.second.map { $0 * scale }
+        let covariance = statistics.covariance()
         var total = 0.0
         for i in 0..<d { total += covariance[i * d + i] }
         guard total > 0 else {
             throw GroveError("every column is constant over the \(n) rows: there is no variance to explain")
         }
-        let eigen = SymmetricEigen(symmetric: covariance, order: d, threads: threads)
+        // The reduction works in place in the covariance's storage: hand it over, no copy.
+        let eigen = SymmetricEigen(symmetric: consume covariance, order: d, threads: threads)
         var values = [Double]()
         switch selection {
         case .count(let k):
@@ -93,7 +92,7 @@ public struct PCAModel: Equatable, Sendable {
         if whiten, let zero = values.firstIndex(where: { $0 <= negligible }) {
             throw GroveError("component \(zero + 1) has no variance: cannot whiten (keep fewer components)")
         }
-        return PCAModel(columns: d, count: n, mean: centered.first, components: vectors,
+        return PCAModel(columns: d, count: n, mean: statistics.mean, components: vectors,
                         explainedVariance: values, explainedVarianceRatio: values.map { $0 / total },
                         totalVariance: total, whiten: whiten)
     }

@@ -13,7 +13,8 @@ public struct SymmetricEigen {
     /// Diagonal and off-diagonal of T.
     private var diagonal: [Double]
     private var offDiagonal: [Double]
-    /// Householder vectors: reflection k acts on coordinates k+1..<n; row k of `reflectors`
+    /// Householder vectors, kept in the reduced matrix's storage: reflection k acts on
+    /// coordinates k+1..<n; row k of `reflectors`
     /// holds v (v[k+1] = 1) and `tau[k]` its scale (0: no reflection).
     private var reflectors: [Double]
     private var tau: [Double]
@@ -23,23 +24,22 @@ public struct SymmetricEigen {
 
     /// Reduces the symmetric `matrix` (row-major, order x order; only its values are used, it
     /// is not checked for symmetry) to tridiagonal form.
-    public init(symmetric matrix: [Double], order n: Int, threads: Int = 1) {
+    public init(symmetric matrix: consuming [Double], order n: Int, threads: Int = 1) {
+        precondition(matrix.count == n * n, "matrix size")
         order = n
         var a = matrix
         var diagonal = [Double](repeating: 0, count: n)
         var offDiagonal = [Double](repeating: 0, count: max(n - 1, 0))
-        var reflectors = [Double](repeating: 0, count: n * n)
         var tau = [Double](repeating: 0, count: n)
         if n > 0 {
             a.withUnsafeMutableBufferPointer { ab in
-                reflectors.withUnsafeMutableBufferPointer { vb in
-                    SymmetricEigen.tridiagonalize(ab.baseAddress!, n, vb.baseAddress!, &diagonal, &offDiagonal, &tau, threads)
-                }
+                // Row k's part right of the diagonal is not needed after step k: v_k goes there.
+                SymmetricEigen.tridiagonalize(ab.baseAddress!, n, ab.baseAddress!, &diagonal, &offDiagonal, &tau, threads)
             }
         }
         self.diagonal = diagonal
         self.offDiagonal = offDiagonal
-        self.reflectors = reflectors
+        self.reflectors = a
         self.tau = tau
         var lo = Double.infinity, hi = -Double.infinity
         for i in 0..<n {
@@ -101,7 +101,7 @@ public struct SymmetricEigen {
         // Splits rows lo..<n across workers when the trailing block is big enough to pay.
         func eachRow(_ lo: Int, _ body: (Int) -> Void) {
             let count = n - lo
-            let parts = count >= 160 ? threads : 1
+            let parts = count >= 256 ? threads : 1
             let ranges = Parallel.ranges(count, parts: parts)
             Parallel.forEach(ranges.count, threads: threads) { part in
                 for i in ranges[part] { body(lo + i) }
