@@ -108,15 +108,23 @@ enum CoMomentKernels {
             p += sj
             q += si
         }
-        let base = c
-        flush(a00, a01, base)
-        flush(a10, a11, base + ld)
-        flush(a20, a21, base + 2 * ld)
-        flush(a30, a31, base + 3 * ld)
-        flush(a40, a41, base + 4 * ld)
-        flush(a50, a51, base + 5 * ld)
-        flush(a60, a61, base + 6 * ld)
-        flush(a70, a71, base + 7 * ld)
+        var tile = (a00, a01, a10, a11, a20, a21, a30, a31, a40, a41, a50, a51, a60, a61, a70, a71)
+        flushTile(&tile, rows: 8, width: 32, into: c, ld)
+    }
+
+    /// Adds a register tile, spilled to memory as `rows` x `width` float32, into float64
+    /// accumulators. A plain loop over memory compiles to packed conversions and adds; SIMD
+    /// type conversions here became out-of-line calls that spilled every accumulator.
+    @inline(__always)
+    private static func flushTile<T>(_ tile: inout T, rows: Int, width: Int, into c: UnsafeMutablePointer<Double>,
+                                     _ ld: Int) {
+        withUnsafeBytes(of: &tile) { raw in
+            let f = raw.baseAddress!.assumingMemoryBound(to: Float.self)
+            for r in 0..<rows {
+                let dst = c + r * ld, src = f + r * width
+                for l in 0..<width { dst[l] += Double(src[l]) }
+            }
+        }
     }
 
     /// `tileFloat` for the last 16 columns.
@@ -144,37 +152,8 @@ enum CoMomentKernels {
             p += sj
             q += si
         }
-        let base = c
-        flushHalf(a0, base)
-        flushHalf(a1, base + ld)
-        flushHalf(a2, base + 2 * ld)
-        flushHalf(a3, base + 3 * ld)
-        flushHalf(a4, base + 4 * ld)
-        flushHalf(a5, base + 5 * ld)
-        flushHalf(a6, base + 6 * ld)
-        flushHalf(a7, base + 7 * ld)
-    }
-
-    @inline(__always)
-    private static func flushHalf(_ a: F16, _ c: UnsafeMutablePointer<Double>) {
-        let raw = UnsafeMutableRawPointer(c)
-        raw.storeBytes(of: raw.loadUnaligned(as: D8.self) + D8(a.lowHalf), as: D8.self)
-        raw.storeBytes(of: raw.loadUnaligned(fromByteOffset: 64, as: D8.self) + D8(a.highHalf),
-                       toByteOffset: 64, as: D8.self)
-    }
-
-    /// Adds a tile row (32 float32 lanes) into float64 accumulators. Written with whole-vector
-    /// conversions: a lane-by-lane loop compiles to scalar code here.
-    @inline(__always)
-    private static func flush(_ lo: F16, _ hi: F16, _ c: UnsafeMutablePointer<Double>) {
-        let raw = UnsafeMutableRawPointer(c)
-        raw.storeBytes(of: raw.loadUnaligned(as: D8.self) + D8(lo.lowHalf), as: D8.self)
-        raw.storeBytes(of: raw.loadUnaligned(fromByteOffset: 64, as: D8.self) + D8(lo.highHalf),
-                       toByteOffset: 64, as: D8.self)
-        raw.storeBytes(of: raw.loadUnaligned(fromByteOffset: 128, as: D8.self) + D8(hi.lowHalf),
-                       toByteOffset: 128, as: D8.self)
-        raw.storeBytes(of: raw.loadUnaligned(fromByteOffset: 192, as: D8.self) + D8(hi.highHalf),
-                       toByteOffset: 192, as: D8.self)
+        var tile = (a0, a1, a2, a3, a4, a5, a6, a7)
+        flushTile(&tile, rows: 8, width: 16, into: c, ld)
     }
 
     /// The float64 kernel: as `syrkFloat`, for centered float64 rows (tiles 8 x 16).
