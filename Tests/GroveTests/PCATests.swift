@@ -422,4 +422,41 @@ final class PCATests: XCTestCase {
             XCTAssertEqual("\(e)", "in.zmat: row 111, column 2: inf, expected a finite number")
         }
     }
+
+    // MARK: reading ahead
+
+    func testPrefetcherHandsOutTheSameBlocksAndHash() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("grove-pca-\(UUID().uuidString).zmat").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        // 12000 rows of 300 bytes: four blocks.
+        let values = PCATests.randomValues(12000 * 300, seed: 17) { Double($0.next() % 256) }
+        let data = PCATests.matrix(values, columns: 300, type: .uint8, labels: (0..<12000).map { Int32($0 % 7) })
+        let out = try OutputFile(path: path)
+        let written = try data.write(to: out)
+        try out.commit()
+        let direct = try ZmatReader(path: path)
+        var expected = [RowBlock]()
+        while let b = try direct.nextBlock() { expected.append(b) }
+        XCTAssertGreaterThan(expected.count, 2)
+        for depth in [1, 3] {
+            let reader = try ZmatReader(path: path)
+            let prefetcher = BlockPrefetcher(reader, depth: depth)
+            var got = [RowBlock]()
+            while let b = try prefetcher.nextBlock() { got.append(b) }
+            XCTAssertNil(try prefetcher.nextBlock(), "stays at the end")
+            XCTAssertEqual(got.count, expected.count)
+            for (a, b) in zip(got, expected) {
+                XCTAssertEqual(a.rows, b.rows)
+                XCTAssertEqual(Array(a.elementBytes), Array(b.elementBytes))
+                XCTAssertEqual(Array(a.labels!), Array(b.labels!))
+            }
+            XCTAssertEqual(reader.contentHash, written)
+        }
+        // Abandoning early, at any point, releases the reading thread without hanging or crashing.
+        for taken in 0..<6 {
+            let early = BlockPrefetcher(try ZmatReader(path: path), depth: 1 + taken % 2)
+            for _ in 0..<taken { _ = try early.nextBlock() }
+            early.close()
+        }
+    }
 }

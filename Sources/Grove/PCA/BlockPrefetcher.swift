@@ -1,4 +1,3 @@
-import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -9,38 +8,43 @@ import Glibc
 /// Blocks come out in stream order; an error from the reader is rethrown by `nextBlock()` at
 /// the point the stream failed. Memory: at most `depth` blocks waiting.
 public final class BlockPrefetcher {
+    /// The reader being read ahead; touch it (e.g. `contentHash`) only after the end.
     public let reader: ZmatReader
     private let depth: Int
-    private var queue: [RowBlock?] = []
+    // Shared state, guarded by `mutex`; `changed` is signalled on every change.
+    private var queue: [RowBlock] = []
+    private var ended = false
     private var failure: Error?
-    private var finished = false
-    private let lock = DispatchSemaphore(value: 1)
-    private let filled = DispatchSemaphore(value: 0)
-    private let space: DispatchSemaphore
+    private var stopping = false
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private let changed: UnsafeMutablePointer<pthread_cond_t>
+    // Consumer-side state.
     private var started = false
-    private let done = DispatchSemaphore(value: 0)
+    private var inline = false
+    private var finished = false
 
+    /// Reads `reader` ahead by up to `depth` blocks, starting at the first `nextBlock()`.
     public init(_ reader: ZmatReader, depth: Int = 2) {
         self.reader = reader
         self.depth = max(1, depth)
-        space = DispatchSemaphore(value: self.depth)
+        mutex = .allocate(capacity: 1)
+        pthread_mutex_init(mutex, nil)
+        changed = .allocate(capacity: 1)
+        pthread_cond_init(changed, nil)
     }
 
-    private var stopping = false
-
-    /// Stops reading ahead (the background thread ends after its current block). Callers that
-    /// give up before the end call it so the thread and its blocks are released.
-    public func close() {
-        lock.wait()
-        stopping = true
-        lock.signal()
-        space.signal()
+    deinit {
+        pthread_cond_destroy(changed)
+        pthread_mutex_destroy(mutex)
+        changed.deallocate()
+        mutex.deallocate()
     }
 
     private func start() {
         started = true
         // A plain thread, not a Dispatch work item: it blocks for long stretches, and the
-        // global queue's few threads are what `Parallel` computes on.
+        // global queue's few threads are what `Parallel` computes on. The thread holds a
+        // reference to `self` until it returns.
         let context = Unmanaged.passRetained(self).toOpaque()
         var thread = pthread_t()
         let rc = pthread_create(&thread, nil, { raw in
@@ -50,39 +54,28 @@ public final class BlockPrefetcher {
         }, context)
         if rc != 0 {
             Unmanaged<BlockPrefetcher>.fromOpaque(context).release()
-            // No thread: read in the caller instead.
-            inline = true
+            inline = true  // no thread: read in the caller instead
             return
         }
         pthread_detach(thread)
     }
 
-    private var inline = false
-
     private func produce() {
         while true {
-            space.wait()
-            lock.wait()
+            pthread_mutex_lock(mutex)
+            while queue.count >= depth && !stopping { pthread_cond_wait(changed, mutex) }
             let stop = stopping
-            lock.signal()
-            if stop { break }
-            do {
-                let block = try reader.nextBlock()
-                lock.wait()
-                queue.append(block)
-                lock.signal()
-                filled.signal()
-                if block == nil { break }
-            } catch {
-                lock.wait()
-                failure = error
-                queue.append(nil)
-                lock.signal()
-                filled.signal()
-                break
-            }
+            pthread_mutex_unlock(mutex)
+            if stop { return }
+            var block: RowBlock?
+            var error: Error?
+            do { block = try reader.nextBlock() } catch let e { error = e }
+            pthread_mutex_lock(mutex)
+            if let block { queue.append(block) } else { ended = true; failure = error }
+            pthread_cond_broadcast(changed)
+            pthread_mutex_unlock(mutex)
+            if block == nil { return }
         }
-        done.signal()
     }
 
     /// The next block in stream order, or nil at the end.
@@ -94,17 +87,25 @@ public final class BlockPrefetcher {
             if block == nil { finished = true }
             return block
         }
-        filled.wait()
-        lock.wait()
-        let block = queue.removeFirst()
-        let error = failure
-        lock.signal()
-        space.signal()
+        pthread_mutex_lock(mutex)
+        while queue.isEmpty && !ended { pthread_cond_wait(changed, mutex) }
+        let block = queue.isEmpty ? nil : queue.removeFirst()
+        let error = queue.isEmpty && ended ? failure : nil
+        pthread_cond_broadcast(changed)
+        pthread_mutex_unlock(mutex)
         if block == nil {
             finished = true
-            done.wait()
             if let error { throw error }
         }
         return block
+    }
+
+    /// Stops reading ahead (the background thread ends after its current block). Callers that
+    /// give up before the end call it so the thread and its blocks are released.
+    public func close() {
+        pthread_mutex_lock(mutex)
+        stopping = true
+        pthread_cond_broadcast(changed)
+        pthread_mutex_unlock(mutex)
     }
 }

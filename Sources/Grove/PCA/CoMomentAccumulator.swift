@@ -11,8 +11,11 @@
 /// and the batch is folded into the running statistics with Chan's pairwise update. Batch
 /// boundaries depend only on the row sequence, so this path too is thread-count independent.
 public final class CoMomentAccumulator {
+    /// Row width d.
     public let columns: Int
+    /// The rows' type: uint8 takes the exact integer path, the rest the float64 path.
     public let elementType: ElementType
+    /// Workers used (the result does not depend on it).
     public let threads: Int
     /// The input's name, for messages about bad values.
     public let name: String
@@ -29,6 +32,8 @@ public final class CoMomentAccumulator {
     private var staged = 0
     private var batchProducts: UnsafeMutablePointer<Double>?
 
+    /// An accumulator for rows of `columns` elements of `elementType`; `name` is the input's
+    /// name for messages.
     public init(columns: Int, elementType: ElementType, threads: Int, name: String) {
         self.columns = columns
         self.elementType = elementType

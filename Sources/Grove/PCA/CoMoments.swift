@@ -17,8 +17,11 @@ public struct CoMoments: Equatable, Sendable {
         case float
     }
 
+    /// Row width d.
     public let columns: Int
+    /// Rows summarised.
     public private(set) var count: Int
+    /// How `first` and `second` are held.
     public private(set) var accumulation: Accumulation
     /// Column sums (integer) or means (float), `columns` values.
     public private(set) var first: [Double]

@@ -19,17 +19,23 @@ public struct PCAModel: Equatable, Sendable {
     public let columns: Int
     /// Rows the model was fit on.
     public let count: Int
+    /// Column means of the rows fit (d values).
     public let mean: [Double]
     /// K x d, row-major, one unit component per row.
     public let components: [Double]
+    /// Each component's variance: the covariance's eigenvalues, largest first (K values).
     public let explainedVariance: [Double]
+    /// `explainedVariance` divided by `totalVariance`.
     public let explainedVarianceRatio: [Double]
     /// The sum of all the covariance's eigenvalues (its trace).
     public let totalVariance: Double
+    /// Whether projections are divided by sqrt(explained variance).
     public let whiten: Bool
 
+    /// K.
     public var componentCount: Int { explainedVariance.count }
 
+    /// A model from its parts (as `fit` and the stream reader make it).
     public init(columns: Int, count: Int, mean: [Double], components: [Double], explainedVariance: [Double],
                 explainedVarianceRatio: [Double], totalVariance: Double, whiten: Bool) {
         self.columns = columns

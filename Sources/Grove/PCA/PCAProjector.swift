@@ -4,7 +4,9 @@
 /// Each block's rows are split into contiguous ranges, one per worker; a row's result depends
 /// only on the row, so the output is the same whatever the thread count.
 public final class PCAProjector {
+    /// The model projected onto.
     public let model: PCAModel
+    /// Workers per block (the output does not depend on it).
     public let threads: Int
     /// Components scaled for whitening, K x d.
     private let axes: [Double]
@@ -14,6 +16,7 @@ public final class PCAProjector {
     private let scratch: UnsafeMutablePointer<Double>
     private static let rowsPerStep = 4
 
+    /// A projector for `model` using up to `threads` workers.
     public init(model: PCAModel, threads: Int) {
         self.model = model
         self.threads = max(1, threads)
