@@ -238,6 +238,34 @@ final class PCATests: XCTestCase {
         }
     }
 
+    func testEigenIsThreadIndependentAndAccurateOnALargeMatrix() {
+        // 300 x 300 (big enough for the partitioned passes): X^T X of random rows.
+        let n = 300, m = 400
+        let x = PCATests.randomValues(m * n, seed: 23) { $0.uniform() - 0.5 }
+        var a = [Double](repeating: 0, count: n * n)
+        for r in 0..<m { for i in 0..<n { for j in 0..<n { a[i * n + j] += x[r * n + i] * x[r * n + j] } } }
+        var results = [([Double], [Double])]()
+        for threads in [1, 2, 3] {
+            let eigen = SymmetricEigen(symmetric: a, order: n, threads: threads)
+            let values = (0..<6).map { eigen.eigenvalue(rank: $0) }
+            results.append((values, eigen.eigenvectors(for: values)))
+        }
+        XCTAssertEqual(results[0].0, results[1].0)
+        XCTAssertEqual(results[0].1, results[1].1)
+        XCTAssertEqual(results[0].1, results[2].1)
+        // Residuals ||A v - lambda v|| relative to the largest eigenvalue.
+        let (values, vectors) = results[0]
+        for k in 0..<6 {
+            var worst = 0.0
+            for i in 0..<n {
+                var s = 0.0
+                for j in 0..<n { s += a[i * n + j] * vectors[k * n + j] }
+                worst = max(worst, abs(s - values[k] * vectors[k * n + i]))
+            }
+            XCTAssertLessThan(worst / values[0], 1e-12, "residual of eigenpair \(k)")
+        }
+    }
+
     // MARK: model known answers
 
     func testDiagonalCovariance() throws {

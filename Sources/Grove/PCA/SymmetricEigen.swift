@@ -34,7 +34,7 @@ public struct SymmetricEigen {
         if n > 0 {
             a.withUnsafeMutableBufferPointer { ab in
                 // Row k's part right of the diagonal is not needed after step k: v_k goes there.
-                SymmetricEigen.tridiagonalize(ab.baseAddress!, n, ab.baseAddress!, &diagonal, &offDiagonal, &tau, threads)
+                SymmetricEigen.tridiagonalizeLower(ab.baseAddress!, n, &diagonal, &offDiagonal, &tau, threads)
             }
         }
         self.diagonal = diagonal
@@ -53,28 +53,41 @@ public struct SymmetricEigen {
         norm = max(abs(lo), abs(hi), Double.leastNormalMagnitude)
     }
 
-    /// Householder tridiagonalisation of the full symmetric matrix `a` (n x n, overwritten).
+    /// Householder tridiagonalisation that reads and writes only the lower triangle of the
+    /// trailing block (half the memory traffic of working on full rows).
     ///
     /// Step k reflects column k below the subdiagonal: with v (v[k+1] = 1) and t,
-    /// p = t A22 v, w = p - (t/2)(p.v) v, and A22 -= v w^T + w v^T. The update of step k and
-    /// the product A22' v' of step k+1 share one pass over the trailing rows (the next
-    /// reflection needs only row k+1, updated first), so each step streams the trailing
-    /// matrix once. Rows are split across workers; each row's arithmetic is fixed, so the
-    /// result does not depend on the thread count.
-    private static func tridiagonalize(_ a: UnsafeMutablePointer<Double>, _ n: Int, _ vstore: UnsafeMutablePointer<Double>,
-                                       _ d: inout [Double], _ e: inout [Double], _ tau: inout [Double], _ threads: Int) {
+    /// p = t A22 v, w = p - (t/2)(p.v) v, and A22 -= v w^T + w v^T. Column k+1 is updated
+    /// first, so reflection k+1 is known before the pass over the trailing rows, which then
+    /// both applies step k's update and forms step k+1's product with the symmetric matrix:
+    /// each stored element contributes to its own row's dot product and, by symmetry, to
+    /// its column's entry of the product (accumulated per partition). The rows are cut into
+    /// partitions of equal area that depend only on the size, never on the thread count, and
+    /// their partial products are added in partition order: results are the same for any
+    /// number of threads. v_k is kept in row k right of the diagonal (unused storage).
+    private static func tridiagonalizeLower(_ a: UnsafeMutablePointer<Double>, _ n: Int,
+                                            _ d: inout [Double], _ e: inout [Double], _ tau: inout [Double],
+                                            _ threads: Int) {
         if n == 1 { d[0] = a[0]; return }
         if n == 2 {
-            d[0] = a[0]; d[1] = a[3]; e[0] = a[1]
+            d[0] = a[0]; d[1] = a[3]; e[0] = a[2]
             return
         }
-        // Builds reflection k from row k (already updated); returns its t (0: none needed).
+        let partitions = 2
+        let p = UnsafeMutablePointer<Double>.allocate(capacity: n)
+        let w = UnsafeMutablePointer<Double>.allocate(capacity: n)
+        let partial = UnsafeMutablePointer<Double>.allocate(capacity: partitions * n)
+        defer { p.deallocate(); w.deallocate(); partial.deallocate() }
+        p.initialize(repeating: 0, count: n)
+        w.initialize(repeating: 0, count: n)
+        partial.initialize(repeating: 0, count: partitions * n)
+
+        // Reflection k from column k below the diagonal (already updated); v_k goes to row k.
         func reflect(_ k: Int) -> Double {
-            let row = a + k * n
-            d[k] = row[k]
-            let alpha = row[k + 1]
+            d[k] = a[k * n + k]
+            let alpha = a[(k + 1) * n + k]
             var xnorm2 = 0.0
-            for j in (k + 2)..<n { xnorm2 += row[j] * row[j] }
+            for r in (k + 2)..<n { xnorm2 += a[r * n + k] * a[r * n + k] }
             if xnorm2 == 0 {
                 e[k] = alpha
                 tau[k] = 0
@@ -83,109 +96,126 @@ public struct SymmetricEigen {
             let beta = -(alpha >= 0 ? 1.0 : -1.0) * (alpha * alpha + xnorm2).squareRoot()
             let t = (beta - alpha) / beta
             let scale = 1 / (alpha - beta)
-            let v = vstore + k * n
+            let v = a + k * n
             v[k + 1] = 1
-            for j in (k + 2)..<n { v[j] = row[j] * scale }
+            for r in (k + 2)..<n { v[r] = a[r * n + k] * scale }
             e[k] = beta
             tau[k] = t
             return t
         }
-        let p = UnsafeMutablePointer<Double>.allocate(capacity: n)
-        let pNext = UnsafeMutablePointer<Double>.allocate(capacity: n)
-        let w = UnsafeMutablePointer<Double>.allocate(capacity: n)
-        defer { p.deallocate(); pNext.deallocate(); w.deallocate() }
-        p.initialize(repeating: 0, count: n)
-        pNext.initialize(repeating: 0, count: n)
-        w.initialize(repeating: 0, count: n)
 
-        // Splits rows lo..<n across workers when the trailing block is big enough to pay.
-        func eachRow(_ lo: Int, _ body: (Int) -> Void) {
-            let count = n - lo
-            let parts = count >= 256 ? threads : 1
-            let ranges = Parallel.ranges(count, parts: parts)
-            Parallel.forEach(ranges.count, threads: threads) { part in
-                for i in ranges[part] { body(lo + i) }
+        /// One pass over rows from..<n, columns from...r: optionally A -= v w^T + w v^T,
+        /// optionally out = t' * A vNext (over indices from..<n).
+        func pass(from: Int, update: Bool, v: UnsafePointer<Double>, w: UnsafePointer<Double>,
+                  next: UnsafePointer<Double>?, tNext: Double, out: UnsafeMutablePointer<Double>) {
+            let rows = n - from
+            // Equal-area cut of the lower triangle: row from + rows/sqrt(2).
+            let cuts = rows >= 256 ? [from, from + Int(Double(rows) * 0.7071067811865476), n] : [from, n]
+            let parts = cuts.count - 1
+            Parallel.forEach(parts, threads: threads) { part in
+                let scatter = partial + part * n
+                if next != nil { (scatter + from).update(repeating: 0, count: rows) }
+                for r in cuts[part]..<cuts[part + 1] {
+                    let row = a + r * n
+                    let s = lowerRow(row, from: from, diagonal: r, update: update, v[r], w[r], v, w,
+                                     next: next, scatter: scatter)
+                    if next != nil { scatter[r] += s }
+                }
+            }
+            if let _ = next {
+                for j in from..<n {
+                    var s = 0.0
+                    for part in 0..<parts { s += partial[part * n + j] }
+                    out[j] = tNext * s
+                }
             }
         }
 
         var t = reflect(0)
         if t != 0 {
-            let v = UnsafePointer(vstore)
-            eachRow(1) { r in p[r] = t * dot(UnsafePointer(a + r * n + 1), v + 1, n - 1) }
+            pass(from: 1, update: false, v: UnsafePointer(a), w: UnsafePointer(w), next: UnsafePointer(a), tNext: t, out: p)
         }
         for k in 0..<(n - 2) {
             let m0 = k + 1
-            let v = UnsafePointer(vstore + k * n)
+            let v = UnsafePointer(a + k * n)
             if t != 0 {
-                let half = 0.5 * t * dot(UnsafePointer(p + m0), v + m0, n - m0)
+                var pv = 0.0
+                for j in m0..<n { pv += p[j] * v[j] }
+                let half = 0.5 * t * pv
                 for j in m0..<n { w[j] = p[j] - half * v[j] }
-                updateRow(a + m0 * n, from: m0, to: n, v[m0], w[m0], v, UnsafePointer(w), next: nil)
+                // Column k+1 (and its diagonal) first: reflection k+1 is built from it.
+                a[m0 * n + m0] -= 2 * v[m0] * w[m0]
+                for r in (m0 + 1)..<n { a[r * n + m0] -= v[r] * w[m0] + w[r] * v[m0] }
             }
             let tNext = k + 1 < n - 2 ? reflect(k + 1) : 0
-            let from = k + 2
             if t != 0 || tNext != 0 {
-                let vNext = UnsafePointer(vstore + (k + 1) * n)
-                let wp = UnsafePointer(w)
-                let update = t != 0
-                eachRow(from) { r in
-                    let row = a + r * n
-                    if update {
-                        let s = updateRow(row, from: from, to: n, v[r], wp[r], v, wp, next: tNext != 0 ? vNext : nil)
-                        pNext[r] = tNext * s
-                    } else {
-                        pNext[r] = tNext * dot(UnsafePointer(row + from), vNext + from, n - from)
-                    }
-                }
+                pass(from: k + 2, update: t != 0, v: v, w: UnsafePointer(w),
+                     next: tNext != 0 ? UnsafePointer(a + (k + 1) * n) : nil, tNext: tNext, out: p)
             }
-            for j in from..<n { p[j] = pNext[j] }
             t = tNext
         }
         d[n - 2] = a[(n - 2) * n + n - 2]
         d[n - 1] = a[(n - 1) * n + n - 1]
-        e[n - 2] = a[(n - 2) * n + n - 1]
+        e[n - 2] = a[(n - 1) * n + n - 2]
     }
 
-    /// row[j] -= vr * w[j] + wr * v[j] for j in from..<to; returns the updated row's dot
-    /// product with `next` over the same range (0 when nil). Fixed lane order.
+    /// Row r of the lower triangle, columns from...r: optionally row -= vr w + wr v; returns
+    /// the row's dot product with `next` and adds row[j] * next[r] to scatter[j] for j < r.
+    /// Fixed lane order.
     @inline(__always)
-    @discardableResult
-    private static func updateRow(_ row: UnsafeMutablePointer<Double>, from: Int, to: Int, _ vr: Double, _ wr: Double,
-                                  _ v: UnsafePointer<Double>, _ w: UnsafePointer<Double>,
-                                  next: UnsafePointer<Double>?) -> Double {
+    private static func lowerRow(_ row: UnsafeMutablePointer<Double>, from: Int, diagonal r: Int, update: Bool,
+                                 _ vr: Double, _ wr: Double, _ v: UnsafePointer<Double>, _ w: UnsafePointer<Double>,
+                                 next: UnsafePointer<Double>?, scatter: UnsafeMutablePointer<Double>) -> Double {
         typealias V = SIMD8<Double>
         let vr8 = V(repeating: vr), wr8 = V(repeating: wr)
-        var j = from
         let rr = UnsafeMutableRawPointer(row), rv = UnsafeRawPointer(v), rw = UnsafeRawPointer(w)
+        let rs = UnsafeMutableRawPointer(scatter)
+        var j = from
         if let next {
             let rn = UnsafeRawPointer(next)
+            let nr = next[r], nr8 = V(repeating: next[r])
             var acc = V()
-            while j + 8 <= to {
+            while j + 8 <= r {
+                let o = j * 8
+                var x = rr.loadUnaligned(fromByteOffset: o, as: V.self)
+                if update {
+                    x -= vr8 * rw.loadUnaligned(fromByteOffset: o, as: V.self) + wr8 * rv.loadUnaligned(fromByteOffset: o, as: V.self)
+                    rr.storeBytes(of: x, toByteOffset: o, as: V.self)
+                }
+                acc += x * rn.loadUnaligned(fromByteOffset: o, as: V.self)
+                rs.storeBytes(of: rs.loadUnaligned(fromByteOffset: o, as: V.self) + x * nr8, toByteOffset: o, as: V.self)
+                j += 8
+            }
+            var s = acc.sum()
+            while j < r {
+                var x = row[j]
+                if update {
+                    x -= vr * w[j] + wr * v[j]
+                    row[j] = x
+                }
+                s += x * next[j]
+                scatter[j] += x * nr
+                j += 1
+            }
+            var x = row[r]
+            if update {
+                x -= vr * w[r] + wr * v[r]
+                row[r] = x
+            }
+            return s + x * nr
+        }
+        if update {
+            while j + 8 <= r {
                 let o = j * 8
                 let x = rr.loadUnaligned(fromByteOffset: o, as: V.self)
                     - (vr8 * rw.loadUnaligned(fromByteOffset: o, as: V.self) + wr8 * rv.loadUnaligned(fromByteOffset: o, as: V.self))
                 rr.storeBytes(of: x, toByteOffset: o, as: V.self)
-                acc += x * rn.loadUnaligned(fromByteOffset: o, as: V.self)
                 j += 8
             }
-            var s = acc.sum()
-            while j < to {
-                let x = row[j] - (vr * w[j] + wr * v[j])
-                row[j] = x
-                s += x * next[j]
+            while j <= r {
+                row[j] -= vr * w[j] + wr * v[j]
                 j += 1
             }
-            return s
-        }
-        while j + 8 <= to {
-            let o = j * 8
-            let x = rr.loadUnaligned(fromByteOffset: o, as: V.self)
-                - (vr8 * rw.loadUnaligned(fromByteOffset: o, as: V.self) + wr8 * rv.loadUnaligned(fromByteOffset: o, as: V.self))
-            rr.storeBytes(of: x, toByteOffset: o, as: V.self)
-            j += 8
-        }
-        while j < to {
-            row[j] -= vr * w[j] + wr * v[j]
-            j += 1
         }
         return 0
     }
