@@ -70,16 +70,35 @@ public final class CoMomentAccumulator {
             guard !workers.isEmpty else { return empty }
             let d = columns
             var sums = [Double](repeating: 0, count: d)
-            let total = UnsafeMutablePointer<Double>.allocate(capacity: ld * ld)
-            defer { total.deallocate() }
-            total.initialize(repeating: 0, count: ld * ld)
             for w in workers {
                 w.prepare()
                 for j in 0..<d { sums[j] += w.sums[j] }
-                for k in 0..<ld * ld { total[k] += w.products[k] }
             }
-            let products = CoMomentKernels.mirrorUpper(total, ld: ld, columns: d)
-            if products.contains(where: { $0 >= CoMoments.exactIntegerLimit }) {
+            // Sum the workers' upper triangles into a dense symmetric matrix, rows split
+            // across the workers (integer values: the order of the sums does not matter).
+            var products = [Double](repeating: 0, count: d * d)
+            var overflow = false
+            let ld = ld, workers = workers
+            let parts = Parallel.ranges(d, parts: threads * 4)
+            products.withUnsafeMutableBufferPointer { out in
+                let o = out.baseAddress!
+                var flags = [Bool](repeating: false, count: parts.count)
+                flags.withUnsafeMutableBufferPointer { flag in
+                    Parallel.forEach(parts.count, threads: threads) { part in
+                        for i in parts[part] {
+                            for j in i..<d {
+                                var v = 0.0
+                                for w in workers { v += w.products[i * ld + j] }
+                                if v >= CoMoments.exactIntegerLimit { flag[part] = true }
+                                o[i * d + j] = v
+                                o[j * d + i] = v
+                            }
+                        }
+                    }
+                }
+                overflow = flags.contains(true)
+            }
+            if overflow {
                 throw GroveError(file: name, "\(rows) rows are beyond the exact integer accumulation limit (2^53 per co-moment)")
             }
             return CoMoments(columns: d, count: rows, accumulation: .integer, first: sums, second: products)

@@ -99,7 +99,7 @@ public struct CoMoments: Equatable, Sendable {
     /// The sample covariance matrix (divisor n - 1, as scikit-learn), row-major d x d.
     /// From integer statistics each element is (n S_ij - s_i s_j) / (n (n - 1)), the numerator
     /// exact, so one rounding in the difference and one in the division.
-    public func covariance() -> [Double] {
+    public func covariance(threads: Int = 1) -> [Double] {
         let d = columns
         guard accumulation == .integer else {
             let scale = 1 / Double(max(count - 1, 1))
@@ -109,13 +109,18 @@ public struct CoMoments: Equatable, Sendable {
         guard count > 0 else { return out }
         let divisor = Double(count) * Double(max(count - 1, 1))
         let sums = first.map { Int64($0) }  // exact: integer-valued, below 2^53
+        let n = count
+        let parts = Parallel.ranges(d, parts: max(1, threads) * 4)
         second.withUnsafeBufferPointer { s in
             out.withUnsafeMutableBufferPointer { o in
-                for i in 0..<d {
-                    for j in i..<d {
-                        let v = CoMoments.exactDifference(count, Int64(s[i * d + j]), sums[i], sums[j]) / divisor
-                        o[i * d + j] = v
-                        o[j * d + i] = v
+                let o = o.baseAddress!
+                Parallel.forEach(parts.count, threads: threads) { part in
+                    for i in parts[part] {
+                        for j in i..<d {
+                            let v = CoMoments.exactDifference(n, Int64(s[i * d + j]), sums[i], sums[j]) / divisor
+                            o[i * d + j] = v
+                            o[j * d + i] = v
+                        }
                     }
                 }
             }

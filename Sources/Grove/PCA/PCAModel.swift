@@ -63,7 +63,7 @@ public struct PCAModel: Equatable, Sendable {
         if case .count(let k) = selection, k < 1 || k > limit {
             throw GroveError("-k \(k) is out of range: with \(n) rows of \(d) columns at most min(n, d) = \(limit) components exist")
         }
-        let covariance = statistics.covariance()
+        let covariance = statistics.covariance(threads: threads)
         var total = 0.0
         for i in 0..<d { total += covariance[i * d + i] }
         guard total > 0 else {
