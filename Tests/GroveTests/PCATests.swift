@@ -27,8 +27,10 @@ final class PCATests: XCTestCase {
         return m
     }
 
-    static func statistics(_ m: Matrix, threads: Int = 2) throws -> CoMoments {
-        let acc = CoMomentAccumulator(columns: m.columns, elementType: m.elementType, threads: threads, name: "test")
+    static func statistics(_ m: Matrix, threads: Int = 2,
+                           shape: CoMomentKernels.Shape = CoMomentKernels.preferredShape) throws -> CoMoments {
+        let acc = CoMomentAccumulator(columns: m.columns, elementType: m.elementType, threads: threads, name: "test",
+                                      shape: shape)
         try acc.add(m.block)
         return try acc.finish()
     }
@@ -59,11 +61,13 @@ final class PCATests: XCTestCase {
 
     // MARK: co-moments
 
-    func testIntegerCoMomentsAreExact() throws {
-        // 37 columns (not a multiple of the 32-wide tiles), 700 rows (several 256-row chunks).
+    func testIntegerCoMomentsAreExactWithEitherTileShape() throws {
+        // 37 columns (not a multiple of the tiles), 700 rows (several 256-row chunks).
         let n = 700, d = 37
         let values = PCATests.randomValues(n * d, seed: 7) { Double($0.next() % 256) }
-        let stats = try PCATests.statistics(PCATests.matrix(values, columns: d, type: .uint8), threads: 3)
+        let matrix = PCATests.matrix(values, columns: d, type: .uint8)
+        let stats = try PCATests.statistics(matrix, threads: 3, shape: .wide)
+        XCTAssertEqual(try PCATests.statistics(matrix, threads: 2, shape: .narrow), stats)
         XCTAssertEqual(stats.accumulation, .integer)
         XCTAssertEqual(stats.count, n)
         for i in 0..<d {
@@ -82,9 +86,9 @@ final class PCATests: XCTestCase {
         let n = 1300, d = 21
         let values = PCATests.randomValues(n * d, seed: 11) { 1000 + $0.uniform() * 3 }
         let m = PCATests.matrix(values, columns: d)
-        let one = try PCATests.statistics(m, threads: 1)
-        let three = try PCATests.statistics(m, threads: 3)
-        XCTAssertEqual(one, three, "float statistics must not depend on the thread count")
+        let one = try PCATests.statistics(m, threads: 1, shape: .wide)
+        let three = try PCATests.statistics(m, threads: 3, shape: .narrow)
+        XCTAssertEqual(one, three, "float statistics must not depend on the thread count or the tile shape")
         // Two-pass textbook covariance in Double as the peer.
         var mean = [Double](repeating: 0, count: d)
         for r in 0..<n { for j in 0..<d { mean[j] += values[r * d + j] } }

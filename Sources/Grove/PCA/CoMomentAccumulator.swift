@@ -22,7 +22,12 @@ public final class CoMomentAccumulator {
     /// Rows seen so far.
     public private(set) var rows = 0
 
-    private let ld: Int
+    /// Buffer layout: row stride `geometry.stride` (called ld below), zero padding after d.
+    private let geometry: CoMomentKernels.Geometry
+    private var ld: Int { geometry.stride }
+    /// The register tile shape the kernels use (`CoMomentKernels.preferredShape` unless
+    /// given); it changes the speed, never the result.
+    public let shape: CoMomentKernels.Shape
     private var workers: [IntegerWorker] = []
     private let empty: CoMoments
 
@@ -34,12 +39,14 @@ public final class CoMomentAccumulator {
 
     /// An accumulator for rows of `columns` elements of `elementType`; `name` is the input's
     /// name for messages.
-    public init(columns: Int, elementType: ElementType, threads: Int, name: String) {
+    public init(columns: Int, elementType: ElementType, threads: Int, name: String,
+                shape: CoMomentKernels.Shape = CoMomentKernels.preferredShape) {
+        self.shape = shape
         self.columns = columns
         self.elementType = elementType
         self.threads = max(1, threads)
         self.name = name
-        ld = CoMomentKernels.paddedWidth(columns)
+        geometry = CoMomentKernels.Geometry(columns: columns)
         empty = CoMoments(columns: columns, accumulation: elementType == .uint8 ? .integer : .float)
     }
 
@@ -117,14 +124,15 @@ public final class CoMomentAccumulator {
         let products: UnsafeMutablePointer<Double>
         var sums: [Double]
 
-        private let ld: Int
+        private let ld: Int, cRows: Int
         private var ready = false
 
-        init(ld: Int, columns: Int) {
-            self.ld = ld
+        init(_ g: CoMomentKernels.Geometry) {
+            ld = g.stride
+            cRows = g.cRows
             chunk = .allocate(capacity: CoMomentKernels.exactChunkRows * ld)
-            products = .allocate(capacity: ld * ld)
-            sums = [Double](repeating: 0, count: columns)
+            products = .allocate(capacity: cRows * ld)
+            sums = [Double](repeating: 0, count: g.columns)
         }
 
         /// Zeroes the buffers on first use, on the thread that will use them (so their pages
@@ -133,7 +141,7 @@ public final class CoMomentAccumulator {
             if ready { return }
             ready = true
             chunk.initialize(repeating: 0, count: CoMomentKernels.exactChunkRows * ld)
-            products.initialize(repeating: 0, count: ld * ld)
+            products.initialize(repeating: 0, count: cRows * ld)
         }
 
         deinit {
@@ -144,14 +152,13 @@ public final class CoMomentAccumulator {
 
     private func addInteger(_ block: RowBlock) {
         if workers.isEmpty {
-            let width = ld, d = columns
-            workers = (0..<threads).map { _ in IntegerWorker(ld: width, columns: d) }
+            let g = geometry
+            workers = (0..<threads).map { _ in IntegerWorker(g) }
         }
         let pixels = UnsafePointer(block.values(as: UInt8.self).baseAddress!)
         let parts = Parallel.ranges(block.rows, parts: threads)
-        let d = columns, ld = ld
-        let panels = (d + CoMomentKernels.tileRows - 1) / CoMomentKernels.tileRows
-        let layout = CoMomentKernels.PackedLayout(ld: ld, capacity: CoMomentKernels.exactChunkRows)
+        let d = columns, ld = ld, g = geometry, shape = shape
+        let panels = g.panels(shape)
         Parallel.forEach(parts.count, threads: threads) { t in
             let w = workers[t]
             w.prepare()
@@ -161,18 +168,13 @@ public final class CoMomentAccumulator {
                 let n = min(CoMomentKernels.exactChunkRows, parts[t].upperBound - start)
                 for r in 0..<n {
                     let src = pixels + (start + r) * d
-                    var c0 = 0
-                    for panel in 0..<layout.panelCount where c0 < d {
-                        let dst = w.chunk + layout.base(panel) + r * layout.width(panel)
-                        let count = min(layout.width(panel), d - c0)
-                        for l in 0..<count { dst[l] = Float(src[c0 + l]) }
-                        c0 += 32
-                    }
+                    let dst = w.chunk + r * ld
+                    for j in 0..<d { dst[j] = Float(src[j]) }
                     rowSums.withUnsafeMutableBufferPointer { s in
                         for j in 0..<d { s[j] &+= Int(src[j]) }
                     }
                 }
-                CoMomentKernels.syrkPacked(w.chunk, layout: layout, rows: n, panels: 0..<panels, into: w.products)
+                CoMomentKernels.syrkFloat(w.chunk, g, rows: n, panels: 0..<panels, shape: shape, into: w.products)
                 start += n
             }
             for j in 0..<d { w.sums[j] += Double(rowSums[j]) }
@@ -185,7 +187,8 @@ public final class CoMomentAccumulator {
         if staging == nil {
             staging = .allocate(capacity: CoMomentAccumulator.batchRows * ld)
             staging!.initialize(repeating: 0, count: CoMomentAccumulator.batchRows * ld)
-            batchProducts = .allocate(capacity: ld * ld)
+            batchProducts = .allocate(capacity: geometry.cRows * ld)
+            batchProducts!.initialize(repeating: 0, count: geometry.cRows * ld)
         }
         var done = 0
         while done < block.rows {
@@ -256,8 +259,8 @@ public final class CoMomentAccumulator {
         let x = staging!
         let c = batchProducts!
         if runningM2 == nil {
-            runningM2 = .allocate(capacity: ld * ld)
-            runningM2!.initialize(repeating: 0, count: ld * ld)
+            runningM2 = .allocate(capacity: geometry.cRows * ld)
+            runningM2!.initialize(repeating: 0, count: geometry.cRows * ld)
             runningMean = [Double](repeating: 0, count: d)
         }
         let m2 = runningM2!
@@ -279,27 +282,28 @@ public final class CoMomentAccumulator {
         let weight = na * nb / total
         var delta = [Double](repeating: 0, count: ld)
         for j in 0..<d { delta[j] = mean[j] - runningMean[j] }
-        let panels = (d + CoMomentKernels.tileRows - 1) / CoMomentKernels.tileRows
+        let g = geometry, shape = shape
+        let panels = g.panels(shape)
         let chunk = 128
         delta.withUnsafeBufferPointer { deltaBuffer in
             let dl = deltaBuffer.baseAddress!
             Parallel.forEach(panels, threads: threads) { p in
-                let i0 = p * CoMomentKernels.tileRows
-                let jStart = (i0 / 16) * 16
-                for i in i0..<i0 + CoMomentKernels.tileRows {
-                    (c + i * ld + jStart).update(repeating: 0, count: ld - jStart)
+                let i0 = p * shape.rows
+                let jStart = CoMomentKernels.firstColumnDouble(i0, shape)
+                for i in i0..<i0 + shape.rows {
+                    (c + i * ld + jStart).update(repeating: 0, count: g.width - jStart)
                 }
                 var start = 0
                 while start < n {
                     let rows = min(chunk, n - start)
-                    CoMomentKernels.syrkDouble(UnsafePointer(x + start * ld), ld: ld, rows: rows,
-                                               panels: p..<p + 1, into: c)
+                    CoMomentKernels.syrkDouble(UnsafePointer(x + start * ld), g, rows: rows,
+                                               panels: p..<p + 1, shape: shape, into: c)
                     start += rows
                 }
-                for i in i0..<min(i0 + CoMomentKernels.tileRows, d) {
+                for i in i0..<min(i0 + shape.rows, d) {
                     let di = dl[i] * weight
                     let src = c + i * ld, dst = m2 + i * ld
-                    for j in jStart..<ld { dst[j] += src[j] + di * dl[j] }
+                    for j in jStart..<g.width { dst[j] += src[j] + di * dl[j] }
                 }
             }
         }
