@@ -252,6 +252,12 @@ final class PCATests: XCTestCase {
         for threads in [1, 2, 3] {
             let eigen = SymmetricEigen(symmetric: a, order: n, threads: threads)
             let values = (0..<6).map { eigen.eigenvalue(rank: $0) }
+            // The SIMD batch bisection gives exactly the scalar one's values, batched anyhow.
+            XCTAssertEqual(eigen.eigenvalues(ranks: 0..<6, threads: threads), values)
+            let all = eigen.eigenvalues(ranks: 0..<n, threads: threads)
+            XCTAssertEqual(Array(all[3..<20]), eigen.eigenvalues(ranks: 3..<20))
+            XCTAssertEqual(all[n - 1], eigen.eigenvalue(rank: n - 1))
+            XCTAssertEqual(all, all.sorted(by: >))
             results.append((values, eigen.eigenvectors(for: values)))
         }
         XCTAssertEqual(results[0].0, results[1].0)

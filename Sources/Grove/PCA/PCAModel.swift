@@ -74,17 +74,20 @@ public struct PCAModel: Equatable, Sendable {
         var values = [Double]()
         switch selection {
         case .count(let k):
-            for r in 0..<k { values.append(max(0, eigen.eigenvalue(rank: r))) }
+            values = eigen.eigenvalues(ranks: 0..<k, threads: threads).map { max(0, $0) }
         case .varianceFraction(let f):
+            // In batches (a few more eigenvalues than needed cost little), then cut.
             var cumulative = 0.0
-            while values.count < limit {
-                let v = max(0, eigen.eigenvalue(rank: values.count))
-                values.append(v)
-                cumulative += v / total
-                if cumulative > f { break }
+            search: while values.count < limit {
+                let batch = values.count..<min(limit, values.count + 8 * max(1, threads))
+                for v in eigen.eigenvalues(ranks: batch, threads: threads) {
+                    values.append(max(0, v))
+                    cumulative += max(0, v) / total
+                    if cumulative > f { break search }
+                }
             }
         }
-        var vectors = eigen.eigenvectors(for: values)
+        var vectors = eigen.eigenvectors(for: values, threads: threads)
         // Sign convention: the largest-magnitude loading of each component is positive.
         for c in 0..<values.count {
             var best = 0
