@@ -96,7 +96,10 @@ struct PcaFit: ParsableCommand {
             sourceName = reader.name
             let accumulator = CoMomentAccumulator(columns: reader.header.columns, elementType: reader.header.elementType,
                                                   threads: threads.count, name: reader.name)
-            while let block = try reader.nextBlock() {
+            // Decompression and hashing of the next blocks overlap with the arithmetic.
+            let blocks = BlockPrefetcher(reader)
+            defer { blocks.close() }
+            while let block = try blocks.nextBlock() {
                 try accumulator.add(block)
             }
             guard accumulator.rows > 0 else {

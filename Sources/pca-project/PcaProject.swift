@@ -65,7 +65,10 @@ struct PcaProject: ParsableCommand {
         let projector = PCAProjector(model: pca, threads: threads.count)
         var buffer = [Float]()
         var rows = 0
-        while let block = try reader.nextBlock() {
+        // Decompression and hashing of the next blocks overlap with the projection.
+        let blocks = BlockPrefetcher(reader)
+        defer { blocks.close() }
+        while let block = try blocks.nextBlock() {
             if buffer.count < block.rows * k { buffer = [Float](repeating: 0, count: block.rows * k) }
             try buffer.withUnsafeMutableBufferPointer { b in
                 try projector.project(block, into: b.baseAddress!, firstRow: rows, name: reader.name)

@@ -227,6 +227,18 @@ final class PCAToolTests: XCTestCase {
         r = try Tool.run("pca-project", ["-m", data, data])
         XCTAssertEqual(r.status, 1)
         XCTAssertTrue(r.stderr.contains("\(data): kind is 'features', expected a pca-model"), r.stderr)
+        // A damaged stream is reported from the background reader, not swallowed.
+        let big = try makeData("big.zmat", rows: 20000, columns: 50)
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: big))
+        let bigModel = dir + "/big-model.zmat"
+        XCTAssertEqual(try Tool.run("pca-fit", ["-k", "2", big, "-o", bigModel]).status, 0)
+        for tool in [["pca-fit", "-k", "2"], ["pca-project", "-m", bigModel]] {
+            let cut = try Tool.run(tool[0], Array(tool.dropFirst()), stdin: bytes.prefix(bytes.count / 2))
+            XCTAssertEqual(cut.status, 1, "\(tool[0]): \(cut.stderr)")
+            XCTAssertTrue(cut.stderr.hasPrefix("\(tool[0]): <stdin>: "), cut.stderr)
+            XCTAssertTrue(cut.stderr.contains("truncated"), cut.stderr)
+        }
+
         // Nothing is left behind by a failed run.
         r = try Tool.run("pca-fit", ["-k", "9", data, "-o", dir + "/never.zmat"])
         XCTAssertEqual(r.status, 1)

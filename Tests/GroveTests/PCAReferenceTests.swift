@@ -48,24 +48,44 @@ final class PCAReferenceTests: XCTestCase {
         return text.split(separator: "\n").map { line in line.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces))! } }
     }
 
-    func testFashionMNISTMatchesScikitLearn() throws {
-        let refRatio = try PCAReferenceTests.csv("explained_variance_ratio.csv")[0]
-        let refComponents = try PCAReferenceTests.csv("components.csv")
-        let refMean = try PCAReferenceTests.csv("mean.csv")[0]
-        let images = try PCAReferenceTests.loadImages()
+    /// Feeds the accumulator in blocks as a stream would arrive, as `type` (the exact
+    /// integer path for uint8, the float64 path otherwise), and fits 10 components.
+    static func fit(_ images: Matrix, as type: ElementType) throws -> PCAModel {
         let n = images.rows, d = images.columns
-        // Feed the accumulator in blocks as a stream would arrive.
-        let accumulator = CoMomentAccumulator(columns: d, elementType: .uint8, threads: 2, name: "fashion-mnist")
+        let accumulator = CoMomentAccumulator(columns: d, elementType: type, threads: 2, name: "fashion-mnist")
         var start = 0
         let all = images.values(as: UInt8.self)
         while start < n {
             let rows = min(1337, n - start)
-            let block = RowBlock(rows: rows, columns: d, elementType: .uint8, hasLabels: false)
-            block.values(as: UInt8.self).baseAddress!.update(from: all.baseAddress! + start * d, count: rows * d)
+            let block = RowBlock(rows: rows, columns: d, elementType: type, hasLabels: false)
+            if type == .uint8 {
+                block.values(as: UInt8.self).baseAddress!.update(from: all.baseAddress! + start * d, count: rows * d)
+            } else {
+                let f = block.values(as: Float.self)
+                for i in 0..<rows * d { f[i] = Float(all[start * d + i]) }
+            }
             try accumulator.add(block)
             start += rows
         }
-        let model = try PCAModel.fit(accumulator.finish(), selection: .count(10), whiten: false, threads: 2)
+        return try PCAModel.fit(accumulator.finish(), selection: .count(10), whiten: false, threads: 2)
+    }
+
+    func testFashionMNISTMatchesScikitLearn() throws {
+        let images = try PCAReferenceTests.loadImages()
+        try check(PCAReferenceTests.fit(images, as: .uint8), images)
+    }
+
+    func testFashionMNISTAsFloat32MatchesScikitLearn() throws {
+        let images = try PCAReferenceTests.loadImages()
+        try check(PCAReferenceTests.fit(images, as: .float32), images)
+    }
+
+    func check(_ model: PCAModel, _ images: Matrix) throws {
+        let refRatio = try PCAReferenceTests.csv("explained_variance_ratio.csv")[0]
+        let refComponents = try PCAReferenceTests.csv("components.csv")
+        let refMean = try PCAReferenceTests.csv("mean.csv")[0]
+        let n = images.rows, d = images.columns
+        let all = images.values(as: UInt8.self)
 
         for j in 0..<d {
             XCTAssertEqual(model.mean[j], refMean[j], accuracy: 1e-9 * max(1, abs(refMean[j])), "mean[\(j)]")

@@ -27,8 +27,10 @@ final class PCATests: XCTestCase {
         return m
     }
 
-    static func statistics(_ m: Matrix, threads: Int = 2) throws -> CoMoments {
-        let acc = CoMomentAccumulator(columns: m.columns, elementType: m.elementType, threads: threads, name: "test")
+    static func statistics(_ m: Matrix, threads: Int = 2,
+                           shape: CoMomentKernels.Shape = CoMomentKernels.preferredShape) throws -> CoMoments {
+        let acc = CoMomentAccumulator(columns: m.columns, elementType: m.elementType, threads: threads, name: "test",
+                                      shape: shape)
         try acc.add(m.block)
         return try acc.finish()
     }
@@ -59,11 +61,13 @@ final class PCATests: XCTestCase {
 
     // MARK: co-moments
 
-    func testIntegerCoMomentsAreExact() throws {
-        // 37 columns (not a multiple of the 32-wide tiles), 700 rows (several 256-row chunks).
+    func testIntegerCoMomentsAreExactWithEitherTileShape() throws {
+        // 37 columns (not a multiple of the tiles), 700 rows (several 256-row chunks).
         let n = 700, d = 37
         let values = PCATests.randomValues(n * d, seed: 7) { Double($0.next() % 256) }
-        let stats = try PCATests.statistics(PCATests.matrix(values, columns: d, type: .uint8), threads: 3)
+        let matrix = PCATests.matrix(values, columns: d, type: .uint8)
+        let stats = try PCATests.statistics(matrix, threads: 3, shape: .wide)
+        XCTAssertEqual(try PCATests.statistics(matrix, threads: 2, shape: .narrow), stats)
         XCTAssertEqual(stats.accumulation, .integer)
         XCTAssertEqual(stats.count, n)
         for i in 0..<d {
@@ -82,9 +86,9 @@ final class PCATests: XCTestCase {
         let n = 1300, d = 21
         let values = PCATests.randomValues(n * d, seed: 11) { 1000 + $0.uniform() * 3 }
         let m = PCATests.matrix(values, columns: d)
-        let one = try PCATests.statistics(m, threads: 1)
-        let three = try PCATests.statistics(m, threads: 3)
-        XCTAssertEqual(one, three, "float statistics must not depend on the thread count")
+        let one = try PCATests.statistics(m, threads: 1, shape: .wide)
+        let three = try PCATests.statistics(m, threads: 3, shape: .narrow)
+        XCTAssertEqual(one, three, "float statistics must not depend on the thread count or the tile shape")
         // Two-pass textbook covariance in Double as the peer.
         var mean = [Double](repeating: 0, count: d)
         for r in 0..<n { for j in 0..<d { mean[j] += values[r * d + j] } }
@@ -235,6 +239,40 @@ final class PCATests: XCTestCase {
             var cosine = 0.0
             for i in 0..<n { cosine += vectors[r * n + i] * h[i * n + order[r]] }
             assertClose(abs(cosine), 1, 1e-10, "eigenvector \(r)")
+        }
+    }
+
+    func testEigenIsThreadIndependentAndAccurateOnALargeMatrix() {
+        // 300 x 300 (big enough for the partitioned passes): X^T X of random rows.
+        let n = 300, m = 400
+        let x = PCATests.randomValues(m * n, seed: 23) { $0.uniform() - 0.5 }
+        var a = [Double](repeating: 0, count: n * n)
+        for r in 0..<m { for i in 0..<n { for j in 0..<n { a[i * n + j] += x[r * n + i] * x[r * n + j] } } }
+        var results = [([Double], [Double])]()
+        for threads in [1, 2, 3] {
+            let eigen = SymmetricEigen(symmetric: a, order: n, threads: threads)
+            let values = (0..<6).map { eigen.eigenvalue(rank: $0) }
+            // The SIMD batch bisection gives exactly the scalar one's values, batched anyhow.
+            XCTAssertEqual(eigen.eigenvalues(ranks: 0..<6, threads: threads), values)
+            let all = eigen.eigenvalues(ranks: 0..<n, threads: threads)
+            XCTAssertEqual(Array(all[3..<20]), eigen.eigenvalues(ranks: 3..<20))
+            XCTAssertEqual(all[n - 1], eigen.eigenvalue(rank: n - 1))
+            XCTAssertEqual(all, all.sorted(by: >))
+            results.append((values, eigen.eigenvectors(for: values)))
+        }
+        XCTAssertEqual(results[0].0, results[1].0)
+        XCTAssertEqual(results[0].1, results[1].1)
+        XCTAssertEqual(results[0].1, results[2].1)
+        // Residuals ||A v - lambda v|| relative to the largest eigenvalue.
+        let (values, vectors) = results[0]
+        for k in 0..<6 {
+            var worst = 0.0
+            for i in 0..<n {
+                var s = 0.0
+                for j in 0..<n { s += a[i * n + j] * vectors[k * n + j] }
+                worst = max(worst, abs(s - values[k] * vectors[k * n + i]))
+            }
+            XCTAssertLessThan(worst / values[0], 1e-12, "residual of eigenpair \(k)")
         }
     }
 
@@ -420,6 +458,43 @@ final class PCATests: XCTestCase {
                                                                firstRow: 100, name: "in.zmat")
         }) { e in
             XCTAssertEqual("\(e)", "in.zmat: row 111, column 2: inf, expected a finite number")
+        }
+    }
+
+    // MARK: reading ahead
+
+    func testPrefetcherHandsOutTheSameBlocksAndHash() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("grove-pca-\(UUID().uuidString).zmat").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        // 12000 rows of 300 bytes: four blocks.
+        let values = PCATests.randomValues(12000 * 300, seed: 17) { Double($0.next() % 256) }
+        let data = PCATests.matrix(values, columns: 300, type: .uint8, labels: (0..<12000).map { Int32($0 % 7) })
+        let out = try OutputFile(path: path)
+        let written = try data.write(to: out)
+        try out.commit()
+        let direct = try ZmatReader(path: path)
+        var expected = [RowBlock]()
+        while let b = try direct.nextBlock() { expected.append(b) }
+        XCTAssertGreaterThan(expected.count, 2)
+        for depth in [1, 3] {
+            let reader = try ZmatReader(path: path)
+            let prefetcher = BlockPrefetcher(reader, depth: depth)
+            var got = [RowBlock]()
+            while let b = try prefetcher.nextBlock() { got.append(b) }
+            XCTAssertNil(try prefetcher.nextBlock(), "stays at the end")
+            XCTAssertEqual(got.count, expected.count)
+            for (a, b) in zip(got, expected) {
+                XCTAssertEqual(a.rows, b.rows)
+                XCTAssertEqual(Array(a.elementBytes), Array(b.elementBytes))
+                XCTAssertEqual(Array(a.labels!), Array(b.labels!))
+            }
+            XCTAssertEqual(reader.contentHash, written)
+        }
+        // Abandoning early, at any point, releases the reading thread without hanging or crashing.
+        for taken in 0..<6 {
+            let early = BlockPrefetcher(try ZmatReader(path: path), depth: 1 + taken % 2)
+            for _ in 0..<taken { _ = try early.nextBlock() }
+            early.close()
         }
     }
 }

@@ -11,36 +11,49 @@
 /// and the batch is folded into the running statistics with Chan's pairwise update. Batch
 /// boundaries depend only on the row sequence, so this path too is thread-count independent.
 public final class CoMomentAccumulator {
+    /// Row width d.
     public let columns: Int
+    /// The rows' type: uint8 takes the exact integer path, the rest the float64 path.
     public let elementType: ElementType
+    /// Workers used (the result does not depend on it).
     public let threads: Int
     /// The input's name, for messages about bad values.
     public let name: String
     /// Rows seen so far.
     public private(set) var rows = 0
 
-    private let ld: Int
+    /// Buffer layout: row stride `geometry.stride` (called ld below), zero padding after d.
+    private let geometry: CoMomentKernels.Geometry
+    private var ld: Int { geometry.stride }
+    /// The register tile shape the kernels use (`CoMomentKernels.preferredShape` unless
+    /// given); it changes the speed, never the result.
+    public let shape: CoMomentKernels.Shape
     private var workers: [IntegerWorker] = []
-    private var statistics: CoMoments
+    private let empty: CoMoments
 
     // Float path staging.
-    static let batchRows = 512
+    static let batchRows = 1024
     private var staging: UnsafeMutablePointer<Double>?
     private var staged = 0
     private var batchProducts: UnsafeMutablePointer<Double>?
 
-    public init(columns: Int, elementType: ElementType, threads: Int, name: String) {
+    /// An accumulator for rows of `columns` elements of `elementType`; `name` is the input's
+    /// name for messages.
+    public init(columns: Int, elementType: ElementType, threads: Int, name: String,
+                shape: CoMomentKernels.Shape = CoMomentKernels.preferredShape) {
+        self.shape = shape
         self.columns = columns
         self.elementType = elementType
         self.threads = max(1, threads)
         self.name = name
-        ld = CoMomentKernels.paddedWidth(columns)
-        statistics = CoMoments(columns: columns, accumulation: elementType == .uint8 ? .integer : .float)
+        geometry = CoMomentKernels.Geometry(columns: columns)
+        empty = CoMoments(columns: columns, accumulation: elementType == .uint8 ? .integer : .float)
     }
 
     deinit {
         staging?.deallocate()
         batchProducts?.deallocate()
+        runningM2?.deallocate()
     }
 
     /// Adds every row of `block` (of this accumulator's width and type).
@@ -61,24 +74,46 @@ public final class CoMomentAccumulator {
     /// The statistics of every row added.
     public func finish() throws -> CoMoments {
         if elementType == .uint8 {
-            guard !workers.isEmpty else { return statistics }
+            guard !workers.isEmpty else { return empty }
             let d = columns
             var sums = [Double](repeating: 0, count: d)
-            let total = UnsafeMutablePointer<Double>.allocate(capacity: ld * ld)
-            defer { total.deallocate() }
-            total.initialize(repeating: 0, count: ld * ld)
             for w in workers {
+                w.prepare()
                 for j in 0..<d { sums[j] += w.sums[j] }
-                for k in 0..<ld * ld { total[k] += w.products[k] }
             }
-            let products = CoMomentKernels.mirrorUpper(total, ld: ld, columns: d)
-            if products.contains(where: { $0 >= CoMoments.exactIntegerLimit }) {
+            // Sum the workers' upper triangles into a dense symmetric matrix, rows split
+            // across the workers (integer values: the order of the sums does not matter).
+            var products = [Double](repeating: 0, count: d * d)
+            var overflow = false
+            let ld = ld, workers = workers
+            let parts = Parallel.ranges(d, parts: threads * 4)
+            products.withUnsafeMutableBufferPointer { out in
+                let o = out.baseAddress!
+                var flags = [Bool](repeating: false, count: parts.count)
+                flags.withUnsafeMutableBufferPointer { flag in
+                    Parallel.forEach(parts.count, threads: threads) { part in
+                        for i in parts[part] {
+                            for j in i..<d {
+                                var v = 0.0
+                                for w in workers { v += w.products[i * ld + j] }
+                                if v >= CoMoments.exactIntegerLimit { flag[part] = true }
+                                o[i * d + j] = v
+                                o[j * d + i] = v
+                            }
+                        }
+                    }
+                }
+                overflow = flags.contains(true)
+            }
+            if overflow {
                 throw GroveError(file: name, "\(rows) rows are beyond the exact integer accumulation limit (2^53 per co-moment)")
             }
             return CoMoments(columns: d, count: rows, accumulation: .integer, first: sums, second: products)
         }
         try flushBatch()
-        return statistics
+        guard let m2 = runningM2, runningCount > 0 else { return empty }
+        return CoMoments(columns: columns, count: runningCount, accumulation: .float, first: runningMean,
+                         second: CoMomentKernels.mirrorUpper(m2, ld: ld, columns: columns))
     }
 
     // MARK: integer path
@@ -89,12 +124,24 @@ public final class CoMomentAccumulator {
         let products: UnsafeMutablePointer<Double>
         var sums: [Double]
 
-        init(ld: Int, columns: Int) {
+        private let ld: Int, cRows: Int
+        private var ready = false
+
+        init(_ g: CoMomentKernels.Geometry) {
+            ld = g.stride
+            cRows = g.cRows
             chunk = .allocate(capacity: CoMomentKernels.exactChunkRows * ld)
+            products = .allocate(capacity: cRows * ld)
+            sums = [Double](repeating: 0, count: g.columns)
+        }
+
+        /// Zeroes the buffers on first use, on the thread that will use them (so their pages
+        /// are faulted in in parallel, close to that core).
+        func prepare() {
+            if ready { return }
+            ready = true
             chunk.initialize(repeating: 0, count: CoMomentKernels.exactChunkRows * ld)
-            products = .allocate(capacity: ld * ld)
-            products.initialize(repeating: 0, count: ld * ld)
-            sums = [Double](repeating: 0, count: columns)
+            products.initialize(repeating: 0, count: cRows * ld)
         }
 
         deinit {
@@ -105,15 +152,16 @@ public final class CoMomentAccumulator {
 
     private func addInteger(_ block: RowBlock) {
         if workers.isEmpty {
-            let width = ld, d = columns
-            workers = (0..<threads).map { _ in IntegerWorker(ld: width, columns: d) }
+            let g = geometry
+            workers = (0..<threads).map { _ in IntegerWorker(g) }
         }
         let pixels = UnsafePointer(block.values(as: UInt8.self).baseAddress!)
         let parts = Parallel.ranges(block.rows, parts: threads)
-        let d = columns, ld = ld
-        let panels = ld / CoMomentKernels.tileRows
+        let d = columns, ld = ld, g = geometry, shape = shape
+        let panels = g.panels(shape)
         Parallel.forEach(parts.count, threads: threads) { t in
             let w = workers[t]
+            w.prepare()
             var start = parts[t].lowerBound
             var rowSums = [Int](repeating: 0, count: d)
             while start < parts[t].upperBound {
@@ -121,14 +169,12 @@ public final class CoMomentAccumulator {
                 for r in 0..<n {
                     let src = pixels + (start + r) * d
                     let dst = w.chunk + r * ld
-                    for j in 0..<d {
-                        dst[j] = Float(src[j])
-                    }
+                    for j in 0..<d { dst[j] = Float(src[j]) }
                     rowSums.withUnsafeMutableBufferPointer { s in
                         for j in 0..<d { s[j] &+= Int(src[j]) }
                     }
                 }
-                CoMomentKernels.syrkFloat(w.chunk, ld: ld, rows: n, panels: 0..<panels, into: w.products)
+                CoMomentKernels.syrkFloat(w.chunk, g, rows: n, panels: 0..<panels, shape: shape, into: w.products)
                 start += n
             }
             for j in 0..<d { w.sums[j] += Double(rowSums[j]) }
@@ -141,7 +187,8 @@ public final class CoMomentAccumulator {
         if staging == nil {
             staging = .allocate(capacity: CoMomentAccumulator.batchRows * ld)
             staging!.initialize(repeating: 0, count: CoMomentAccumulator.batchRows * ld)
-            batchProducts = .allocate(capacity: ld * ld)
+            batchProducts = .allocate(capacity: geometry.cRows * ld)
+            batchProducts!.initialize(repeating: 0, count: geometry.cRows * ld)
         }
         var done = 0
         while done < block.rows {
@@ -200,6 +247,10 @@ public final class CoMomentAccumulator {
     }
 
     /// Folds the staged batch into the running statistics.
+    ///
+    /// Each worker takes 8-row panels of the upper triangle: it computes the batch's centered
+    /// co-moments for its panel and folds them straight into the running M2 with Chan's
+    /// update, M2 += C + delta delta^T * na nb / n, where delta = batch mean - running mean.
     private func flushBatch() throws {
         let n = staged
         guard n > 0 else { return }
@@ -207,6 +258,12 @@ public final class CoMomentAccumulator {
         let d = columns, ld = ld
         let x = staging!
         let c = batchProducts!
+        if runningM2 == nil {
+            runningM2 = .allocate(capacity: geometry.cRows * ld)
+            runningM2!.initialize(repeating: 0, count: geometry.cRows * ld)
+            runningMean = [Double](repeating: 0, count: d)
+        }
+        let m2 = runningM2!
         // Batch mean, each column summed in row order; then center.
         var mean = [Double](repeating: 0, count: d)
         mean.withUnsafeMutableBufferPointer { m in
@@ -221,20 +278,41 @@ public final class CoMomentAccumulator {
                 for j in 0..<d { row[j] -= m[j] }
             }
         }
-        c.initialize(repeating: 0, count: ld * ld)
-        let panels = ld / CoMomentKernels.tileRows
+        let na = Double(runningCount), nb = Double(n), total = na + nb
+        let weight = na * nb / total
+        var delta = [Double](repeating: 0, count: ld)
+        for j in 0..<d { delta[j] = mean[j] - runningMean[j] }
+        let g = geometry, shape = shape
+        let panels = g.panels(shape)
         let chunk = 128
-        Parallel.forEach(panels, threads: threads) { p in
-            var start = 0
-            while start < n {
-                let rows = min(chunk, n - start)
-                CoMomentKernels.syrkDouble(UnsafePointer(x + start * ld), ld: ld, rows: rows,
-                                           panels: p..<p + 1, into: c)
-                start += rows
+        delta.withUnsafeBufferPointer { deltaBuffer in
+            let dl = deltaBuffer.baseAddress!
+            Parallel.forEach(panels, threads: threads) { p in
+                let i0 = p * shape.rows
+                let jStart = CoMomentKernels.firstColumnDouble(i0, shape)
+                for i in i0..<i0 + shape.rows {
+                    (c + i * ld + jStart).update(repeating: 0, count: g.width - jStart)
+                }
+                var start = 0
+                while start < n {
+                    let rows = min(chunk, n - start)
+                    CoMomentKernels.syrkDouble(UnsafePointer(x + start * ld), g, rows: rows,
+                                               panels: p..<p + 1, shape: shape, into: c)
+                    start += rows
+                }
+                for i in i0..<min(i0 + shape.rows, d) {
+                    let di = dl[i] * weight
+                    let src = c + i * ld, dst = m2 + i * ld
+                    for j in jStart..<g.width { dst[j] += src[j] + di * dl[j] }
+                }
             }
         }
-        let batch = CoMoments(columns: d, count: n, accumulation: .float, first: mean,
-                              second: CoMomentKernels.mirrorUpper(c, ld: ld, columns: d))
-        try statistics.merge(batch)
+        for j in 0..<d { runningMean[j] += delta[j] * (nb / total) }
+        runningCount += n
     }
+
+    // Float path running statistics: count, mean, and M2's upper triangle (ld x ld).
+    private var runningCount = 0
+    private var runningMean: [Double] = []
+    private var runningM2: UnsafeMutablePointer<Double>?
 }

@@ -17,8 +17,11 @@ public struct CoMoments: Equatable, Sendable {
         case float
     }
 
+    /// Row width d.
     public let columns: Int
+    /// Rows summarised.
     public private(set) var count: Int
+    /// How `first` and `second` are held.
     public private(set) var accumulation: Accumulation
     /// Column sums (integer) or means (float), `columns` values.
     public private(set) var first: [Double]
@@ -63,16 +66,14 @@ public struct CoMoments: Equatable, Sendable {
         let d = columns
         var m2 = [Double](repeating: 0, count: d * d)
         if count > 0 {
-            let n = Int128(count)
             let dn = Double(count)
-            let sums = first.map { Int128($0) }
+            let sums = first.map { Int64($0) }  // exact: integer-valued, below 2^53
             second.withUnsafeBufferPointer { s in
                 m2.withUnsafeMutableBufferPointer { out in
                     for i in 0..<d {
                         for j in i..<d {
-                            // n * sum(x_i x_j) - sum(x_i) sum(x_j): exact, then one rounding.
-                            let numerator = n * Int128(s[i * d + j]) - sums[i] * sums[j]
-                            let v = Double(numerator) / dn
+                            // n * sum(x_i x_j) - sum(x_i) sum(x_j), exact, then one rounding.
+                            let v = CoMoments.exactDifference(count, Int64(s[i * d + j]), sums[i], sums[j]) / dn
                             out[i * d + j] = v
                             out[j * d + i] = v
                         }
@@ -83,11 +84,48 @@ public struct CoMoments: Equatable, Sendable {
         return CoMoments(columns: d, count: count, accumulation: .float, first: mean, second: m2)
     }
 
+    /// n * s - a * b as a Double, computed exactly (in 64 bits while it fits, else 128).
+    @inline(__always)
+    static func exactDifference(_ n: Int, _ s: Int64, _ a: Int64, _ b: Int64) -> Double {
+        let (ns, o1) = Int64(n).multipliedReportingOverflow(by: s)
+        let (ab, o2) = a.multipliedReportingOverflow(by: b)
+        if !o1 && !o2 {
+            let (difference, o3) = ns.subtractingReportingOverflow(ab)
+            if !o3 { return Double(difference) }
+        }
+        return Double(Int128(n) * Int128(s) - Int128(a) * Int128(b))
+    }
+
     /// The sample covariance matrix (divisor n - 1, as scikit-learn), row-major d x d.
-    public func covariance() -> [Double] {
-        let c = centered()
-        let scale = 1 / Double(max(count - 1, 1))
-        return c.second.map { $0 * scale }
+    /// From integer statistics each element is (n S_ij - s_i s_j) / (n (n - 1)), the numerator
+    /// exact, so one rounding in the difference and one in the division.
+    public func covariance(threads: Int = 1) -> [Double] {
+        let d = columns
+        guard accumulation == .integer else {
+            let scale = 1 / Double(max(count - 1, 1))
+            return second.map { $0 * scale }
+        }
+        var out = [Double](repeating: 0, count: d * d)
+        guard count > 0 else { return out }
+        let divisor = Double(count) * Double(max(count - 1, 1))
+        let sums = first.map { Int64($0) }  // exact: integer-valued, below 2^53
+        let n = count
+        let parts = Parallel.ranges(d, parts: max(1, threads) * 4)
+        second.withUnsafeBufferPointer { s in
+            out.withUnsafeMutableBufferPointer { o in
+                let o = o.baseAddress!
+                Parallel.forEach(parts.count, threads: threads) { part in
+                    for i in parts[part] {
+                        for j in i..<d {
+                            let v = CoMoments.exactDifference(n, Int64(s[i * d + j]), sums[i], sums[j]) / divisor
+                            o[i * d + j] = v
+                            o[j * d + i] = v
+                        }
+                    }
+                }
+            }
+        }
+        return out
     }
 
     /// Adds the statistics of other rows.

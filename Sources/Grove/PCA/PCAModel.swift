@@ -19,17 +19,23 @@ public struct PCAModel: Equatable, Sendable {
     public let columns: Int
     /// Rows the model was fit on.
     public let count: Int
+    /// Column means of the rows fit (d values).
     public let mean: [Double]
     /// K x d, row-major, one unit component per row.
     public let components: [Double]
+    /// Each component's variance: the covariance's eigenvalues, largest first (K values).
     public let explainedVariance: [Double]
+    /// `explainedVariance` divided by `totalVariance`.
     public let explainedVarianceRatio: [Double]
     /// The sum of all the covariance's eigenvalues (its trace).
     public let totalVariance: Double
+    /// Whether projections are divided by sqrt(explained variance).
     public let whiten: Bool
 
+    /// K.
     public var componentCount: Int { explainedVariance.count }
 
+    /// A model from its parts (as `fit` and the stream reader make it).
     public init(columns: Int, count: Int, mean: [Double], components: [Double], explainedVariance: [Double],
                 explainedVarianceRatio: [Double], totalVariance: Double, whiten: Bool) {
         self.columns = columns
@@ -57,29 +63,31 @@ public struct PCAModel: Equatable, Sendable {
         if case .count(let k) = selection, k < 1 || k > limit {
             throw GroveError("-k \(k) is out of range: with \(n) rows of \(d) columns at most min(n, d) = \(limit) components exist")
         }
-        let centered = statistics.centered()
-        let scale = 1 / Double(n - 1)
-        let covariance = centered.second.map { $0 * scale }
+        let covariance = statistics.covariance(threads: threads)
         var total = 0.0
         for i in 0..<d { total += covariance[i * d + i] }
         guard total > 0 else {
             throw GroveError("every column is constant over the \(n) rows: there is no variance to explain")
         }
-        let eigen = SymmetricEigen(symmetric: covariance, order: d, threads: threads)
+        // The reduction works in place in the covariance's storage: hand it over, no copy.
+        let eigen = SymmetricEigen(symmetric: consume covariance, order: d, threads: threads)
         var values = [Double]()
         switch selection {
         case .count(let k):
-            for r in 0..<k { values.append(max(0, eigen.eigenvalue(rank: r))) }
+            values = eigen.eigenvalues(ranks: 0..<k, threads: threads).map { max(0, $0) }
         case .varianceFraction(let f):
+            // In batches (a few more eigenvalues than needed cost little), then cut.
             var cumulative = 0.0
-            while values.count < limit {
-                let v = max(0, eigen.eigenvalue(rank: values.count))
-                values.append(v)
-                cumulative += v / total
-                if cumulative > f { break }
+            search: while values.count < limit {
+                let batch = values.count..<min(limit, values.count + 8 * max(1, threads))
+                for v in eigen.eigenvalues(ranks: batch, threads: threads) {
+                    values.append(max(0, v))
+                    cumulative += max(0, v) / total
+                    if cumulative > f { break search }
+                }
             }
         }
-        var vectors = eigen.eigenvectors(for: values)
+        var vectors = eigen.eigenvectors(for: values, threads: threads)
         // Sign convention: the largest-magnitude loading of each component is positive.
         for c in 0..<values.count {
             var best = 0
@@ -93,7 +101,7 @@ public struct PCAModel: Equatable, Sendable {
         if whiten, let zero = values.firstIndex(where: { $0 <= negligible }) {
             throw GroveError("component \(zero + 1) has no variance: cannot whiten (keep fewer components)")
         }
-        return PCAModel(columns: d, count: n, mean: centered.first, components: vectors,
+        return PCAModel(columns: d, count: n, mean: statistics.mean, components: vectors,
                         explainedVariance: values, explainedVarianceRatio: values.map { $0 / total },
                         totalVariance: total, whiten: whiten)
     }

@@ -4,16 +4,28 @@
 /// Each block's rows are split into contiguous ranges, one per worker; a row's result depends
 /// only on the row, so the output is the same whatever the thread count.
 public final class PCAProjector {
+    /// The model projected onto.
     public let model: PCAModel
+    /// Workers per block (the output does not depend on it).
     public let threads: Int
-    /// Components scaled for whitening, K x d.
-    private let axes: [Double]
+    /// Components scaled for whitening, K rows of stride `stride`, 64-byte aligned.
+    private let axes: UnsafeMutablePointer<Double>
+    /// Row stride of `axes` and of the row buffers: d rounded up to whole cache lines, so
+    /// vector loads never straddle two lines.
+    private let stride: Int
     /// mean . axis_k, subtracted after the dot product (so rows need not be centered).
     private let offsets: [Double]
     /// One float64 row buffer per worker, 4 rows each.
     private let scratch: UnsafeMutablePointer<Double>
+    private static func alignedDoubles(_ count: Int) -> UnsafeMutablePointer<Double> {
+        let p = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 8, alignment: 64)
+            .bindMemory(to: Double.self, capacity: max(count, 1))
+        p.initialize(repeating: 0, count: max(count, 1))
+        return p
+    }
     private static let rowsPerStep = 4
 
+    /// A projector for `model` using up to `threads` workers.
     public init(model: PCAModel, threads: Int) {
         self.model = model
         self.threads = max(1, threads)
@@ -25,17 +37,21 @@ public final class PCAProjector {
                 for j in 0..<d { axes[c * d + j] *= s }
             }
         }
-        self.axes = axes
+        stride = (d + 7) & ~7
+        self.axes = PCAProjector.alignedDoubles(k * stride)
+        for c in 0..<k { for j in 0..<d { self.axes[c * stride + j] = axes[c * d + j] } }
         offsets = (0..<k).map { c in
             var s = 0.0
             for j in 0..<d { s += model.mean[j] * axes[c * d + j] }
             return s
         }
-        scratch = .allocate(capacity: self.threads * PCAProjector.rowsPerStep * max(d, 1))
-        scratch.initialize(repeating: 0, count: self.threads * PCAProjector.rowsPerStep * max(d, 1))
+        scratch = PCAProjector.alignedDoubles(self.threads * PCAProjector.rowsPerStep * stride)
     }
 
-    deinit { scratch.deallocate() }
+    deinit {
+        scratch.deallocate()
+        axes.deallocate()
+    }
 
     /// Projects `block` into `out` (block.rows x K float32). `firstRow` (0-based) and `name`
     /// locate rows in messages: NaN or infinite inputs are refused.
@@ -45,7 +61,7 @@ public final class PCAProjector {
         var failures = [GroveError?](repeating: nil, count: parts.count)
         failures.withUnsafeMutableBufferPointer { fail in
             Parallel.forEach(parts.count, threads: threads) { t in
-                fail[t] = projectRows(block, parts[t], out, scratch + t * PCAProjector.rowsPerStep * model.columns,
+                fail[t] = projectRows(block, parts[t], out, scratch + t * PCAProjector.rowsPerStep * stride,
                                       firstRow: firstRow, name: name)
             }
         }
@@ -54,54 +70,50 @@ public final class PCAProjector {
 
     private func projectRows(_ block: RowBlock, _ range: Range<Int>, _ out: UnsafeMutablePointer<Float>,
                              _ buffer: UnsafeMutablePointer<Double>, firstRow: Int, name: String) -> GroveError? {
-        let d = model.columns, k = model.componentCount
+        let d = model.columns, k = model.componentCount, stride = stride
+        let checkFinite = block.elementType == .float32 || block.elementType == .float64
         var r = range.lowerBound
-        return axes.withUnsafeBufferPointer { ab -> GroveError? in
-            let a = ab.baseAddress!
-            while r < range.upperBound {
-                let m = min(PCAProjector.rowsPerStep, range.upperBound - r)
-                block.convertRows(r..<r + m, into: UnsafeMutableBufferPointer(start: buffer, count: m * d))
-                if block.elementType == .float32 || block.elementType == .float64 {
-                    for i in 0..<m * d where !buffer[i].isFinite {
-                        return GroveError(file: name,
-                            "row \(firstRow + r + i / d + 1), column \(i % d + 1): \(buffer[i]), expected a finite number")
-                    }
+        while r < range.upperBound {
+            let m = min(PCAProjector.rowsPerStep, range.upperBound - r)
+            for i in 0..<m {
+                let row = buffer + i * stride
+                block.convertRows(r + i..<r + i + 1, into: UnsafeMutableBufferPointer(start: row, count: d))
+                if checkFinite, let j = (0..<d).first(where: { !row[$0].isFinite }) {
+                    return GroveError(file: name,
+                        "row \(firstRow + r + i + 1), column \(j + 1): \(row[j]), expected a finite number")
                 }
-                // Missing rows of a short step are zeros: every row takes the same arithmetic
-                // path, so results do not depend on where the thread ranges split.
-                if m < PCAProjector.rowsPerStep {
-                    (buffer + m * d).update(repeating: 0, count: (PCAProjector.rowsPerStep - m) * d)
-                }
-                for c in 0..<k {
-                    let dots = PCAProjector.dot4(buffer, d, a + c * d)
-                    for i in 0..<m { out[(r + i) * k + c] = Float(dots[i] - offsets[c]) }
-                }
-                r += m
             }
-            return nil
+            // Missing rows of a short step are zeros: every row takes the same arithmetic
+            // path, so results do not depend on where the thread ranges split.
+            if m < PCAProjector.rowsPerStep {
+                (buffer + m * stride).update(repeating: 0, count: (PCAProjector.rowsPerStep - m) * stride)
+            }
+            for c in 0..<k {
+                let dots = PCAProjector.dot4(buffer, stride, axes + c * stride)
+                for i in 0..<m { out[(r + i) * k + c] = Float(dots[i] - offsets[c]) }
+            }
+            r += m
         }
+        return nil
     }
 
-    /// Four rows (consecutive, stride d) dotted with one axis: the axis is loaded once.
+    /// Four rows (consecutive, `stride` apart, zero-padded) dotted with one axis of the same
+    /// padded length: the axis is loaded once for the four. Aligned whole vectors only.
     @inline(__always)
-    private static func dot4(_ x: UnsafePointer<Double>, _ d: Int, _ y: UnsafePointer<Double>) -> SIMD4<Double> {
+    private static func dot4(_ x: UnsafePointer<Double>, _ stride: Int, _ y: UnsafePointer<Double>) -> SIMD4<Double> {
         typealias V = SIMD8<Double>
         var a0 = V(), a1 = V(), a2 = V(), a3 = V()
         let ry = UnsafeRawPointer(y), rx = UnsafeRawPointer(x)
-        var j = 0
-        while j + 8 <= d {
-            let w = ry.loadUnaligned(fromByteOffset: j * 8, as: V.self)
-            a0 += rx.loadUnaligned(fromByteOffset: j * 8, as: V.self) * w
-            a1 += rx.loadUnaligned(fromByteOffset: (d + j) * 8, as: V.self) * w
-            a2 += rx.loadUnaligned(fromByteOffset: (2 * d + j) * 8, as: V.self) * w
-            a3 += rx.loadUnaligned(fromByteOffset: (3 * d + j) * 8, as: V.self) * w
-            j += 8
+        var o = 0
+        let end = stride * 8
+        while o < end {
+            let w = ry.load(fromByteOffset: o, as: V.self)
+            a0 += rx.load(fromByteOffset: o, as: V.self) * w
+            a1 += rx.load(fromByteOffset: end + o, as: V.self) * w
+            a2 += rx.load(fromByteOffset: 2 * end + o, as: V.self) * w
+            a3 += rx.load(fromByteOffset: 3 * end + o, as: V.self) * w
+            o += 64
         }
-        var s = SIMD4<Double>(a0.sum(), a1.sum(), a2.sum(), a3.sum())
-        while j < d {
-            s += SIMD4(x[j], x[d + j], x[2 * d + j], x[3 * d + j]) * y[j]
-            j += 1
-        }
-        return s
+        return SIMD4<Double>(a0.sum(), a1.sum(), a2.sum(), a3.sum())
     }
 }
