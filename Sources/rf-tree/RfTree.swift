@@ -150,6 +150,7 @@ struct RfTree: ParsableCommand {
             }
         }
         try ForestWriter.write(grown, classes: data.classes.count, criterion: params.criterion,
+                               elementType: ForestWriter.elementType(forTrainingInput: data.header.elementType),
                                metadata: metadata, to: output)
         try output.commit()
     }

@@ -285,11 +285,16 @@ public final class TrainingSet {
     /// The real threshold between bin `left` and bin `right` (> left) of feature `f`: halfway
     /// between the largest value on the left and the smallest on the right, so rows with
     /// `value <= threshold` go left exactly as the bins did in training.
+    /// For byte and float32 inputs the threshold is a float32 value (models store float32).
     @inline(__always)
     public func threshold(feature f: Int, leftBin: Int, rightBin: Int) -> Double {
         let a = high[f * 256 + leftBin], b = low[f * 256 + rightBin]
-        let t = a + (b - a) / 2
-        // When a and b are adjacent doubles, the midpoint rounds onto b: fall back to a.
+        var t = a + (b - a) / 2
+        if narrowThresholds { t = Double(Float(t)) }
+        // When a and b are adjacent numbers, the midpoint rounds onto b: fall back to a.
         return (t >= b || t < a) ? a : t
     }
+
+    /// Whether thresholds must be float32 values (see `ForestWriter.elementType`).
+    public var narrowThresholds: Bool { ForestWriter.elementType(forTrainingInput: header.elementType) == .float32 }
 }
