@@ -12,7 +12,8 @@ import Glibc
 public struct ForestTrainer {
     public let data: TrainingSet
     public let params: ForestParameters
-    /// `w ln w` for every integer weight a node can carry (entropy's sweep terms).
+    /// `w ln w` for every integer weight a node can carry (entropy's sweep terms): a tree
+    /// draws at most `rows` rows, so no node weighs more.
     private let table: [Double]
 
     public init(data: TrainingSet, params: ForestParameters) throws {
@@ -123,7 +124,13 @@ public struct ForestTrainer {
     ///   feature can split these rows.
     public func bestSplit(rows: [Int32], weights: [Int32], features: [Int], sorted: Bool)
         -> (feature: Int, threshold: Double, decrease: Double)? {
-        table.withUnsafeBufferPointer { table in
+        // Training never weighs a node above the row count; these weights may.
+        var table = self.table
+        let needed = weights.reduce(0) { $0 + Int($1) } + 2
+        if params.criterion == .entropy && needed > table.count {
+            table = (0..<needed).map { $0 == 0 ? 0 : Double($0) * log(Double($0)) }
+        }
+        return table.withUnsafeBufferPointer { table in
             let builder = TreeBuilder(data: data, params: params, table: table.baseAddress!)
             let choice = builder.bestSplit(rows: rows, weights: weights, features: features, sorted: sorted)
             guard choice.feature >= 0 else { return nil }

@@ -259,7 +259,7 @@ public final class TrainingSet {
         var i = 0
         while i < n {
             let remainingBins = 256 - bins
-            let target = distinct <= 256 ? 1 : (n - i + remainingBins - 1) / remainingBins
+            let target = distinct <= 256 ? 1 : max(1, (n - i) / remainingBins)
             let start = i
             repeat {
                 let v = sorted[i]
