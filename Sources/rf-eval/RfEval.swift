@@ -25,6 +25,8 @@ struct RfEval: ParsableCommand {
           rf-eval -m forest.zmat --importances
         """)
 
+    static func main() { ToolMain.run(Self.self) }
+
     @Option(name: [.short, .customLong("model")], help: "A forest to predict the rows with.")
     var model: String?
 

@@ -18,6 +18,8 @@ struct RfMerge: ParsableCommand {
           rf-merge trees/*.zmat --min-trees 90 -o forest.zmat
         """)
 
+    static func main() { ToolMain.run(Self.self) }
+
     @Argument(help: "Tree or forest models (zmat files from rf-tree or rf-merge; - for standard input, once).")
     var inputs: [String]
 

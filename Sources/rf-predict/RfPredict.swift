@@ -20,6 +20,8 @@ struct RfPredict: ParsableCommand {
           rf-predict -m forest.zmat --proba test.zmat | zmat cat --text | head
         """)
 
+    static func main() { ToolMain.run(Self.self) }
+
     @Option(name: [.short, .customLong("model")], help: "The forest (or tree) from rf-tree or rf-merge.")
     var model: String
 

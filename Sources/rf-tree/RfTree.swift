@@ -25,6 +25,8 @@ struct RfTree: ParsableCommand {
           rf-tree train.zmat --preset opencv -o forest.zmat
         """)
 
+    static func main() { ToolMain.run(Self.self) }
+
     enum Preset: String, ExpressibleByArgument, CaseIterable {
         case sklearn, opencv
     }
