@@ -132,12 +132,13 @@ struct ForestRowChecker {
     /// Checks every row of a block of this model, calling `body` with each row as Doubles.
     mutating func check(_ block: RowBlock, _ body: (UnsafePointer<Double>) -> Void = { _ in }) throws {
         let columns = block.columns
-        var row = [Double](repeating: 0, count: columns)
-        try row.withUnsafeMutableBufferPointer { row in
+        var rows = [Double](repeating: 0, count: block.rows * columns)
+        try rows.withUnsafeMutableBufferPointer { rows in
+            block.convertRows(0..<block.rows, into: rows)
             for r in 0..<block.rows {
-                block.convertRows(r..<r + 1, into: row)
-                try check(UnsafePointer(row.baseAddress!))
-                body(UnsafePointer(row.baseAddress!))
+                let row = UnsafePointer(rows.baseAddress! + r * columns)
+                try check(row)
+                body(row)
             }
         }
     }

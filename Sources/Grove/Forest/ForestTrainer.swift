@@ -12,8 +12,8 @@ import Glibc
 public struct ForestTrainer {
     public let data: TrainingSet
     public let params: ForestParameters
-    /// `w ln w` for every integer weight a node can carry (entropy's sweep terms): a tree
-    /// draws at most `rows` rows, so no node weighs more.
+    /// The split sweep's table over every integer weight a node can carry (a tree draws at
+    /// most `rows` rows, so no node weighs more).
     private let table: [Double]
 
     public init(data: TrainingSet, params: ForestParameters) throws {
@@ -27,11 +27,17 @@ public struct ForestTrainer {
         }
         self.data = data
         self.params = params
-        var t = [Double](repeating: 0, count: data.rows + 2)
-        if params.criterion == .entropy {
-            for w in 1..<t.count { t[w] = Double(w) * log(Double(w)) }
+        table = ForestTrainer.table(params.criterion, size: data.rows + 2)
+    }
+
+    /// The sweep's per-weight table: `w ln w` (entropy) or `1 / w` (gini), for w in 0..<size.
+    static func table(_ criterion: SplitCriterion, size: Int) -> [Double] {
+        var t = [Double](repeating: 0, count: size)
+        for w in 1..<max(1, size) {
+            let x = Double(w)
+            t[w] = criterion == .entropy ? x * log(x) : 1 / x
         }
-        table = t
+        return t
     }
 
     /// Number of features each node draws.
@@ -127,9 +133,7 @@ public struct ForestTrainer {
         // Training never weighs a node above the row count; these weights may.
         var table = self.table
         let needed = weights.reduce(0) { $0 + Int($1) } + 2
-        if params.criterion == .entropy && needed > table.count {
-            table = (0..<needed).map { $0 == 0 ? 0 : Double($0) * log(Double($0)) }
-        }
+        if needed > table.count { table = ForestTrainer.table(params.criterion, size: needed) }
         return table.withUnsafeBufferPointer { table in
             let builder = TreeBuilder(data: data, params: params, table: table.baseAddress!)
             let choice = builder.bestSplit(rows: rows, weights: weights, features: features, sorted: sorted)

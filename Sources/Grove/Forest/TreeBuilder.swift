@@ -33,13 +33,14 @@ protocol ScoreRule {
 }
 
 /// Gini: minimising the weighted child impurity = maximising sum_k l_k^2/wL + sum_k r_k^2/wR.
+/// `table[w] = 1 / w`: a multiplication per side instead of a division, at every candidate.
 enum GiniRule: ScoreRule {
     @inline(__always) static func term(_ c: Int32, _ t: UnsafePointer<Double>) -> Double {
         Double(c) * Double(c)
     }
     @inline(__always) static func score(_ aggL: Double, _ wL: Int32, _ aggR: Double, _ wR: Int32,
                                         _ t: UnsafePointer<Double>) -> Double {
-        aggL / Double(wL) + aggR / Double(wR)
+        aggL * t[Int(wL)] + aggR * t[Int(wR)]
     }
 }
 
@@ -89,6 +90,7 @@ final class TreeBuilder {
     private let rowsOf: UnsafeMutablePointer<Int32>
     private let hist: UnsafeMutablePointer<Int32>
     private let binRows: UnsafeMutablePointer<Int32>
+    private let binMask: UnsafeMutablePointer<UInt64>
     private let keys: UnsafeMutablePointer<UInt64>
     /// `tagAt[i]` = class << 20 | weight of row `rowsOf[i]`, moved with it: the sweeps read
     /// class and weight sequentially, and only the feature column at random.
@@ -98,6 +100,8 @@ final class TreeBuilder {
     private let perm: UnsafeMutablePointer<Int32>
     private let leftCounts: UnsafeMutablePointer<Int32>
     private let nodeCounts: UnsafeMutablePointer<Int32>
+    /// Left-side class counts of the best split found so far.
+    private let bestLeft: UnsafeMutablePointer<Int32>
 
     init(data: TrainingSet, params: ForestParameters, table: UnsafePointer<Double>) {
         self.data = data
@@ -117,6 +121,8 @@ final class TreeBuilder {
         hist.initialize(repeating: 0, count: 256 * classes)
         binRows = .allocate(capacity: 256)
         binRows.initialize(repeating: 0, count: 256)
+        binMask = .allocate(capacity: 256)
+        binMask.initialize(repeating: 0, count: 256)
         keys = .allocate(capacity: n)
         spill = .allocate(capacity: n)
         tagAt = .allocate(capacity: n)
@@ -124,12 +130,13 @@ final class TreeBuilder {
         perm = .allocate(capacity: max(1, candidates.count))
         leftCounts = .allocate(capacity: classes)
         nodeCounts = .allocate(capacity: classes)
+        bestLeft = .allocate(capacity: classes)
     }
 
     deinit {
         classOf.deallocate(); weight.deallocate(); rowsOf.deallocate(); hist.deallocate()
         binRows.deallocate(); keys.deallocate(); spill.deallocate(); tagAt.deallocate(); spillTag.deallocate(); perm.deallocate(); leftCounts.deallocate()
-        nodeCounts.deallocate()
+        nodeCounts.deallocate(); bestLeft.deallocate(); binMask.deallocate()
     }
 
     /// Grows tree `treeIndex` (its random numbers depend only on the seed and this index).
@@ -196,18 +203,21 @@ final class TreeBuilder {
         tree.feature.append(-1); tree.splitBin.append(0); tree.threshold.append(0); tree.child.append(-1)
         var stack: [(start: Int32, end: Int32, depth: Int32, node: Int32, constants: Int32)] = [(0, Int32(m), 0, 0, 0)]
         stack.reserveCapacity(128)
+        // The class counts of the nodes on the stack, K per entry: a child's counts come
+        // from its parent's split, so no node recounts its rows.
+        var pending = [Int32](repeating: 0, count: k)
+        pending.reserveCapacity(128 * k)
+        for i in 0..<m { pending[Int(tagAt[i] >> 20)] &+= Int32(tagAt[i] & 0xF_FFFF) }
         while let (s32, e32, depth32, node32, constants32) = stack.popLast() {
             let s = Int(s32), e = Int(e32), depth = Int(depth32), node = Int(node32)
             let count = e - s
-            // The node's weighted class counts.
-            nodeCounts.initialize(repeating: 0, count: k)
             var total: Int32 = 0
-            for i in s..<e {
-                let t = tagAt[i]
-                let w = Int32(t & 0xF_FFFF)
-                nodeCounts[Int(t >> 20)] &+= w
-                total &+= w
+            let base = pending.count - k
+            for c in 0..<k {
+                nodeCounts[c] = pending[base + c]
+                total &+= nodeCounts[c]
             }
+            pending.removeLast(k)
             var present = 0
             var aggTotal = 0.0
             for c in 0..<k where nodeCounts[c] > 0 {
@@ -228,20 +238,23 @@ final class TreeBuilder {
             // Partition the node's rows, stably: rows stay in ascending order within every
             // node, so the split sweeps read each feature column front to back (prefetchable,
             // and neighbouring rows share cache lines) instead of jumping around it.
-            let col = bins + best.feature * n
+            let sparse = count * sparseBelow < inBagRows
+            let col = sparse ? rowBins + best.feature : bins + best.feature * n
+            let stride = sparse ? data.features : 1
             let lb = UInt8(best.leftBin)
+            // Branch-free: each row is written to both places and only one index advances
+            // (the direction of a split is a coin flip the branch predictor cannot learn).
             var i = s, moved = 0
+            let rowsOf = rowsOf, tagAt = tagAt, spill = spill, spillTag = spillTag
             for j in s..<e {
                 let r = rowsOf[j], t = tagAt[j]
-                if col[Int(r)] <= lb {
-                    rowsOf[i] = r
-                    tagAt[i] = t
-                    i += 1
-                } else {
-                    spill[moved] = r
-                    spillTag[moved] = t
-                    moved += 1
-                }
+                let left = col[Int(r) &* stride] <= lb ? 1 : 0
+                rowsOf[i] = r
+                tagAt[i] = t
+                spill[moved] = r
+                spillTag[moved] = t
+                i += left
+                moved += 1 - left
             }
             (rowsOf + i).update(from: spill, count: moved)
             (tagAt + i).update(from: spillTag, count: moved)
@@ -257,6 +270,8 @@ final class TreeBuilder {
             // Right pushed first so the left subtree is grown first (depth first).
             stack.append((Int32(i), e32, depth32 + 1, Int32(left + 1), Int32(constants)))
             stack.append((s32, Int32(i), depth32 + 1, Int32(left), Int32(constants)))
+            for c in 0..<k { pending.append(nodeCounts[c] &- bestLeft[c]) }
+            for c in 0..<k { pending.append(bestLeft[c]) }
         }
         return tree
     }
@@ -359,17 +374,35 @@ final class TreeBuilder {
         let col = sparse ? rowBins + f : bins + f * n
         let stride = sparse ? data.features : 1
         var minBin = 255, maxBin = 0
-        for i in s..<e {
-            let b = Int(col[Int(rowsOf[i]) &* stride])
-            let t = tagAt[i]
-            hist[b &* k &+ Int(t >> 20)] &+= Int32(t & 0xF_FFFF)
-            binRows[b] &+= 1
-            minBin = min(minBin, b)
-            maxBin = max(maxBin, b)
+        // With at most 64 classes each bin also records which classes it holds, so the sweep
+        // visits those (usually one or two) instead of every class.
+        let masked = k <= 64
+        let hist = hist, binRows = binRows, binMask = binMask, rowsOf = rowsOf, tagAt = tagAt
+        if masked {
+            for i in s..<e {
+                let b = Int(col[Int(rowsOf[i]) &* stride])
+                let t = tagAt[i]
+                let c = Int(t >> 20)
+                hist[b &* k &+ c] &+= Int32(t & 0xF_FFFF)
+                binRows[b] &+= 1
+                binMask[b] |= 1 << UInt64(c)
+                minBin = min(minBin, b)
+                maxBin = max(maxBin, b)
+            }
+        } else {
+            for i in s..<e {
+                let b = Int(col[Int(rowsOf[i]) &* stride])
+                let t = tagAt[i]
+                hist[b &* k &+ Int(t >> 20)] &+= Int32(t & 0xF_FFFF)
+                binRows[b] &+= 1
+                minBin = min(minBin, b)
+                maxBin = max(maxBin, b)
+            }
         }
         if minBin == maxBin {
             for c in 0..<k { hist[minBin * k + c] = 0 }
             binRows[minBin] = 0
+            binMask[minBin] = 0
             return false
         }
         let count = e - s
@@ -384,15 +417,29 @@ final class TreeBuilder {
                 let score = R.score(aggL, wL, aggR, total &- wL, table)
                 if score > best.score {
                     best = SplitChoice(feature: f, leftBin: previous, rightBin: b, score: score)
+                    bestLeft.update(from: leftCounts, count: classes)
                 }
             }
             let row = hist + b &* k
-            for c in 0..<k {
-                let h = row[c]
-                if h != 0 {
+            if masked {
+                var present = binMask[b]
+                binMask[b] = 0
+                while present != 0 {
+                    let c = present.trailingZeroBitCount
+                    present &= present &- 1
+                    let h = row[c]
                     moveLeft(c, h, &aggL, &aggR, R.self)
                     wL &+= h
                     row[c] = 0
+                }
+            } else {
+                for c in 0..<k {
+                    let h = row[c]
+                    if h != 0 {
+                        moveLeft(c, h, &aggL, &aggR, R.self)
+                        wL &+= h
+                        row[c] = 0
+                    }
                 }
             }
             nL += rowsInBin
@@ -426,6 +473,7 @@ final class TreeBuilder {
                 let score = R.score(aggL, wL, aggR, total &- wL, table)
                 if score > best.score {
                     best = SplitChoice(feature: f, leftBin: previous, rightBin: b, score: score)
+                    bestLeft.update(from: leftCounts, count: classes)
                 }
             }
             while j < count && Int(keys[j] >> 32) == b {
