@@ -103,17 +103,35 @@ public final class Forest {
         nodes.withUnsafeBufferPointer { nodes in
             leafProbabilities.withUnsafeBufferPointer { leaves in
                 let nodes = nodes.baseAddress!
-                for root in roots {
-                    for r in 0..<rows {
-                        let x = values + r * d
-                        var node = nodes + Int(root)
-                        while node.pointee.feature >= 0 {
-                            let n = node.pointee
-                            node = nodes + Int(n.child) + (x[Int(n.feature)].doubleValue <= n.threshold ? 0 : 1)
+                // Rows walk a tree in groups, one level per pass: the groups' node loads are
+                // independent, so their cache misses overlap instead of queueing.
+                let group = 32
+                var at = [Int](repeating: 0, count: group)
+                at.withUnsafeMutableBufferPointer { at in
+                    for root in roots {
+                        var r0 = 0
+                        while r0 < rows {
+                            let g = min(group, rows - r0)
+                            for j in 0..<g { at[j] = Int(root) }
+                            var walking = true
+                            while walking {
+                                walking = false
+                                for j in 0..<g {
+                                    let node = nodes[at[j]]
+                                    if node.feature >= 0 {
+                                        let x = values[(r0 + j) * d + Int(node.feature)].doubleValue
+                                        at[j] = Int(node.child) + (x <= node.threshold ? 0 : 1)
+                                        walking = true
+                                    }
+                                }
+                            }
+                            for j in 0..<g {
+                                let leaf = leaves.baseAddress! + Int(nodes[at[j]].child) * k
+                                let o = out + (r0 + j) * k
+                                for c in 0..<k { o[c] += leaf[c] }
+                            }
+                            r0 += g
                         }
-                        let leaf = leaves.baseAddress! + Int(node.pointee.child) * k
-                        let o = out + r * k
-                        for c in 0..<k { o[c] += leaf[c] }
                     }
                 }
             }
