@@ -84,6 +84,15 @@ final class TreeBuilder {
     /// `TrainingSet.rowBins`); bigger nodes read the feature's column, where consecutive
     /// rows share cache lines. Measured on Fashion-MNIST (8 and 32 were within 5 %).
     var sparseBelow = 16
+    /// Subtrees of at most this many rows copy their rows' bins into `localBins` (row-major,
+    /// 2 MiB: fits the last-level cache share of a core) when they start, and read only that
+    /// copy: deep nodes then hit the cache instead of fetching scattered rows of the whole
+    /// training set from memory. Measured on Fashion-MNIST pixels: 0.5, 2, 4 and 16 MiB took
+    /// 0.66, 0.59, 0.61 and 0.69 s for 6 trees (0.70 without).
+    var localRows: Int
+    private let localBins: UnsafeMutablePointer<UInt8>
+    /// Whether the node being grown lies in such a subtree (its `rowsOf` are local indices).
+    private var inLocal = false
     private var inBagRows = 1
     private let classOf: UnsafeMutablePointer<UInt16>
     private let weight: UnsafeMutablePointer<Int32>
@@ -113,6 +122,8 @@ final class TreeBuilder {
         self.table = table
         bins = UnsafePointer(data.bins.baseAddress!)
         rowBins = UnsafePointer(data.rowBins.baseAddress!)
+        localRows = min(data.rows, max(64, (2 << 20) / max(1, data.features)))
+        localBins = .allocate(capacity: max(1, localRows * data.features))
         classOf = .allocate(capacity: n)
         for r in 0..<n { classOf[r] = data.classIndex[r] }
         weight = .allocate(capacity: n)
@@ -136,7 +147,7 @@ final class TreeBuilder {
     deinit {
         classOf.deallocate(); weight.deallocate(); rowsOf.deallocate(); hist.deallocate()
         binRows.deallocate(); keys.deallocate(); spill.deallocate(); tagAt.deallocate(); spillTag.deallocate(); perm.deallocate(); leftCounts.deallocate()
-        nodeCounts.deallocate(); bestLeft.deallocate(); binMask.deallocate()
+        nodeCounts.deallocate(); bestLeft.deallocate(); binMask.deallocate(); localBins.deallocate()
     }
 
     /// Grows tree `treeIndex` (its random numbers depend only on the seed and this index).
@@ -201,14 +212,15 @@ final class TreeBuilder {
         tree.leafCounts.reserveCapacity(estimate / 2 * k)
 
         tree.feature.append(-1); tree.splitBin.append(0); tree.threshold.append(0); tree.child.append(-1)
-        var stack: [(start: Int32, end: Int32, depth: Int32, node: Int32, constants: Int32)] = [(0, Int32(m), 0, 0, 0)]
+        var stack: [(start: Int32, end: Int32, depth: Int32, node: Int32, constants: Int32, local: Bool)] = [(0, Int32(m), 0, 0, 0, false)]
         stack.reserveCapacity(128)
         // The class counts of the nodes on the stack, K per entry: a child's counts come
         // from its parent's split, so no node recounts its rows.
         var pending = [Int32](repeating: 0, count: k)
         pending.reserveCapacity(128 * k)
         for i in 0..<m { pending[Int(tagAt[i] >> 20)] &+= Int32(tagAt[i] & 0xF_FFFF) }
-        while let (s32, e32, depth32, node32, constants32) = stack.popLast() {
+        while let (s32, e32, depth32, node32, constants32, local) = stack.popLast() {
+            inLocal = local
             let s = Int(s32), e = Int(e32), depth = Int(depth32), node = Int(node32)
             let count = e - s
             var total: Int32 = 0
@@ -227,6 +239,15 @@ final class TreeBuilder {
             var best = SplitChoice()
             var constants = Int(constants32)
             if depth < maxDepth && count >= minSplit && count >= 2 * minLeaf && present > 1 {
+                if !inLocal && count <= localRows {
+                    // This subtree's rows from now on: copied once, read many times.
+                    let d = data.features
+                    for i in s..<e {
+                        (localBins + (i - s) * d).update(from: rowBins + Int(rowsOf[i]) * d, count: d)
+                        rowsOf[i] = Int32(i - s)
+                    }
+                    inLocal = true
+                }
                 (best, constants) = findSplit(s, e, total: total, aggTotal: aggTotal, minLeaf: minLeaf,
                                               knownConstants: constants, &rng, R.self)
             }
@@ -238,9 +259,7 @@ final class TreeBuilder {
             // Partition the node's rows, stably: rows stay in ascending order within every
             // node, so the split sweeps read each feature column front to back (prefetchable,
             // and neighbouring rows share cache lines) instead of jumping around it.
-            let sparse = count * sparseBelow < inBagRows
-            let col = sparse ? rowBins + best.feature : bins + best.feature * n
-            let stride = sparse ? data.features : 1
+            let (col, stride) = binsOf(best.feature, rows: count)
             let lb = UInt8(best.leftBin)
             // Branch-free: each row is written to both places and only one index advances
             // (the direction of a split is a coin flip the branch predictor cannot learn).
@@ -268,8 +287,8 @@ final class TreeBuilder {
                 tree.feature.append(-1); tree.splitBin.append(0); tree.threshold.append(0); tree.child.append(-1)
             }
             // Right pushed first so the left subtree is grown first (depth first).
-            stack.append((Int32(i), e32, depth32 + 1, Int32(left + 1), Int32(constants)))
-            stack.append((s32, Int32(i), depth32 + 1, Int32(left), Int32(constants)))
+            stack.append((Int32(i), e32, depth32 + 1, Int32(left + 1), Int32(constants), inLocal))
+            stack.append((s32, Int32(i), depth32 + 1, Int32(left), Int32(constants), inLocal))
             for c in 0..<k { pending.append(nodeCounts[c] &- bestLeft[c]) }
             for c in 0..<k { pending.append(bestLeft[c]) }
         }
@@ -308,6 +327,14 @@ final class TreeBuilder {
         case .entropy: run(EntropyRule.self)
         }
         return best
+    }
+
+    /// Where feature `f`'s bin of row `r` of a node of `rows` rows is: `col[r * stride]`.
+    @inline(__always)
+    private func binsOf(_ f: Int, rows: Int) -> (UnsafePointer<UInt8>, Int) {
+        if inLocal { return (UnsafePointer(localBins) + f, data.features) }
+        if rows * sparseBelow < inBagRows { return (rowBins + f, data.features) }
+        return (bins + f * n, 1)
     }
 
     /// Draws features at random, scikit-learn's way: `featuresPerNode` draws, constant
@@ -370,9 +397,7 @@ final class TreeBuilder {
     private func histogramSweep<R: ScoreRule>(_ f: Int, _ s: Int, _ e: Int, total: Int32, aggTotal: Double,
                                               minLeaf: Int, _ best: inout SplitChoice, _ rule: R.Type) -> Bool {
         let k = classes
-        let sparse = (e - s) * sparseBelow < inBagRows
-        let col = sparse ? rowBins + f : bins + f * n
-        let stride = sparse ? data.features : 1
+        let (col, stride) = binsOf(f, rows: e - s)
         var minBin = 255, maxBin = 0
         // With at most 64 classes each bin also records which classes it holds, so the sweep
         // visits those (usually one or two) instead of every class.
@@ -454,8 +479,7 @@ final class TreeBuilder {
     /// with the same updates as `histogramSweep`, so both give identical choices.
     private func sortedSweep<R: ScoreRule>(_ f: Int, _ s: Int, _ e: Int, total: Int32, aggTotal: Double,
                                            minLeaf: Int, _ best: inout SplitChoice, _ rule: R.Type) -> Bool {
-        let col = rowBins + f
-        let stride = data.features
+        let (col, stride) = binsOf(f, rows: e - s)
         let count = e - s
         for i in 0..<count {
             keys[i] = UInt64(col[Int(rowsOf[s + i]) &* stride]) << 32 | UInt64(tagAt[s + i])
