@@ -163,7 +163,9 @@ public final class Forest {
                 throw GroveError(file: name, "row \(firstRow + bad), column \(col): NaN feature value; trees need numbers")
             }
         }
-        let chunk = 256
+        // One chunk per thread: each tree's nodes are then fetched once per chunk of rows, not
+        // once per small group (a 100-tree forest is tens of MiB of nodes).
+        let chunk = max(64, (rows + max(1, threads) - 1) / max(1, threads))
         let parts = (rows + chunk - 1) / chunk
         Parallel.forEach(parts, threads: threads) { p in
             let lo = p * chunk, hi = min(rows, lo + chunk)
