@@ -127,6 +127,34 @@ final class ForestToolTests: XCTestCase {
         XCTAssertEqual(try bytes(again), try bytes(labels))
     }
 
+    func testWideRowsStreamThroughManyBlocks() throws {
+        // 20,000 rows of 300 bytes: several 1 MiB blocks, batched for prediction.
+        let train = try writeData("train.zmat", rows: 500, columns: 300)
+        let test = try writeData("test.zmat", rows: 20_000, columns: 300, seed: 8)
+        let model = dir + "/forest.zmat"
+        XCTAssertEqual(try Tool.run("rf-tree", [train, "--trees", "8", "-o", model]).status, 0)
+        let out = dir + "/p.zmat", one = dir + "/p1.zmat"
+        var r = try Tool.shell("rf-predict -m '\(model)' < '\(test)' > '\(out)'")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        r = try Tool.run("rf-predict", ["-m", model, test, "--threads", "1", "-o", one])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try bytes(out), try bytes(one))
+        let p = try Matrix.load(path: out), t = try Matrix.load(path: test)
+        XCTAssertEqual(p.rows, 20_000)
+        XCTAssertEqual(Array(p.labels!), Array(t.labels!))
+        // Row by row, the stream agrees with predicting each row alone.
+        let forest = try Forest(path: model)
+        let v = t.values(as: UInt8.self), predicted = p.values(as: Int32.self)
+        var probs = [Float](repeating: 0, count: forest.classes.count), label: Int32 = 0
+        for row in stride(from: 0, to: 20_000, by: 997) {
+            probs.withUnsafeMutableBufferPointer { pb in
+                forest.probabilities(v.baseAddress! + row * 300, rows: 1, into: pb.baseAddress!)
+                label = forest.classes[pb.indices.max { pb[$0] < pb[$1] || (pb[$0] == pb[$1] && $0 > $1) }!]
+            }
+            XCTAssertEqual(predicted[row], label, "row \(row)")
+        }
+    }
+
     func testPerProcessTreesMergeIntoTheOneProcessForest() throws {
         let train = try writeData("train.zmat", rows: 600)
         let whole = dir + "/whole.zmat", wholeOneThread = dir + "/whole1.zmat"
