@@ -45,6 +45,7 @@ public final class Forest {
         nodes.reserveCapacity(total)
         samples.reserveCapacity(total)
         impurity.reserveCapacity(total)
+        leafProbabilities.reserveCapacity((total / 2 + header.nodeCounts.count) * header.classes.count)
         var start = 0
         for n in header.nodeCounts {
             roots.append(Int32(start))

@@ -3,7 +3,7 @@
 /// A model is a float64 zmat stream with one row per node, trees one after another, each
 /// tree's nodes in its own order (root first, children after their parent). Columns:
 /// `feature, threshold, left, right, samples, impurity, p(class 0) ... p(class K-1)`.
-/// A leaf has feature, left and right -1. `left`/`right` are node numbers within the tree.
+/// A leaf has feature, left and right -1; internal nodes leave the class columns 0. `left`/`right` are node numbers within the tree.
 /// Metadata says how many nodes each tree has (`tree.nodes`), its global index (`tree.index`),
 /// the feature count, the classes, the feature space and how the trees were grown.
 public enum ForestLayout {
@@ -92,7 +92,10 @@ struct ForestRowChecker {
 
     init(_ header: ForestHeader) { self.header = header }
 
-    mutating func check(_ v: UnsafePointer<Double>) throws {
+    @inline(__always)
+    mutating func check<T: BinaryFloatingPoint>(_ values: UnsafePointer<T>) throws {
+        // Float32 rows are read in place, as Doubles (exact).
+        @inline(__always) func v(_ i: Int) -> Double { Double(values[i]) }
         guard tree < header.nodeCounts.count else {
             throw GroveError(file: header.name, "row \(row): more node rows than 'tree.nodes' lists")
         }
@@ -100,25 +103,25 @@ struct ForestRowChecker {
         func bad(_ what: String) -> GroveError {
             GroveError(file: header.name, "row \(row) (tree \(tree), node \(node)): \(what)")
         }
-        let f = v[ForestLayout.feature]
+        let f = v(ForestLayout.feature)
         guard f == f.rounded(), f >= -1, f < Double(header.features) else {
             throw bad("feature \(f) is not -1 (leaf) or a column 0..<\(header.features)")
         }
-        let l = v[ForestLayout.left], r = v[ForestLayout.right]
+        let l = v(ForestLayout.left), r = v(ForestLayout.right)
         if f < 0 {
             guard l == -1, r == -1 else { throw bad("a leaf must have children -1, not \(l), \(r)") }
         } else {
             guard l == l.rounded(), l > Double(node), r == l + 1, r < Double(count) else {
                 throw bad("children \(l), \(r) must be consecutive nodes after this one and before \(count)")
             }
-            guard !v[ForestLayout.threshold].isNaN else { throw bad("threshold is NaN") }
+            guard !v(ForestLayout.threshold).isNaN else { throw bad("threshold is NaN") }
         }
-        guard v[ForestLayout.samples].isFinite, v[ForestLayout.samples] >= 0,
-              v[ForestLayout.impurity].isFinite, v[ForestLayout.impurity] >= 0 else {
+        guard v(ForestLayout.samples).isFinite, v(ForestLayout.samples) >= 0,
+              v(ForestLayout.impurity).isFinite, v(ForestLayout.impurity) >= 0 else {
             throw bad("samples and impurity must be finite and not negative")
         }
         for c in 0..<header.classes.count {
-            let p = v[ForestLayout.firstClass + c]
+            let p = v(ForestLayout.firstClass + c)
             guard p >= 0, p <= 1.000001 else { throw bad("probability \(p) of class \(header.classes[c]) is not in [0, 1]") }
         }
         row += 1
@@ -129,16 +132,25 @@ struct ForestRowChecker {
         }
     }
 
-    /// Checks every row of a block of this model, calling `body` with each row as Doubles.
+    /// Checks every row of a block of this model, calling `body` with each row.
     mutating func check(_ block: RowBlock, _ body: (UnsafePointer<Double>) -> Void = { _ in }) throws {
         let columns = block.columns
-        var rows = [Double](repeating: 0, count: block.rows * columns)
-        try rows.withUnsafeMutableBufferPointer { rows in
-            block.convertRows(0..<block.rows, into: rows)
+        if block.elementType == .float32 {
+            let v = UnsafePointer(block.values(as: Float.self).baseAddress!)
+            var row = [Double](repeating: 0, count: columns)
+            try row.withUnsafeMutableBufferPointer { row in
+                for r in 0..<block.rows {
+                    let p = v + r * columns
+                    try check(p)
+                    for c in 0..<columns { row[c] = Double(p[c]) }
+                    body(UnsafePointer(row.baseAddress!))
+                }
+            }
+        } else {
+            let v = UnsafePointer(block.values(as: Double.self).baseAddress!)
             for r in 0..<block.rows {
-                let row = UnsafePointer(rows.baseAddress! + r * columns)
-                try check(row)
-                body(row)
+                try check(v + r * columns)
+                body(v + r * columns)
             }
         }
     }
@@ -223,7 +235,10 @@ public enum ForestWriter {
                 }
                 rows[row + ForestLayout.samples] = total
                 rows[row + ForestLayout.impurity] = criterion.impurity(node)
-                for c in 0..<k { rows[row + ForestLayout.firstClass + c] = total > 0 ? node[c] / total : 0 }
+                // Only leaves carry class shares (prediction reads nothing else; see docs/FOREST.md).
+                if tree.feature[i] < 0 {
+                    for c in 0..<k { rows[row + ForestLayout.firstClass + c] = total > 0 ? node[c] / total : 0 }
+                }
             }
             if elementType == .float32 {
                 narrow = rows.map { Float($0) }
