@@ -52,7 +52,7 @@ struct RfEval: ParsableCommand {
     }
 
     func run() throws {
-        let forest = try model.map { try Forest(path: $0) }
+        let forest = try model.map { try Forest(path: $0, statistics: importances) }
         let importanceValues = importances ? forest?.importances() : nil
         let onlyImportances = importances && input == nil && isatty(STDIN_FILENO) != 0
         var report: ClassificationReport?

@@ -41,7 +41,7 @@ struct RfPredict: ParsableCommand {
     }
 
     func run() throws {
-        let forest = try Forest(path: model)
+        let forest = try Forest(path: model, statistics: false)
         let source = try InputFile(path: input)
         if source.isTerminal {
             throw GroveError("refusing to read binary data from a terminal; give a FILE or a pipe")

@@ -20,22 +20,24 @@ public final class Forest {
     public private(set) var roots: [Int32] = []
 
     /// Reads and checks a model stream block by block (never the whole matrix at once).
-    public convenience init(_ reader: ZmatReader) throws {
-        try self.init(header: reader.header, name: reader.name, next: { try reader.nextBlock() },
-                      hash: { reader.contentHash ?? 0 })
+    /// - Parameter statistics: keep `samples` and `impurity` (for importances and summaries);
+    ///   prediction does not need them.
+    public convenience init(_ reader: ZmatReader, statistics: Bool = true) throws {
+        try self.init(header: reader.header, name: reader.name, statistics: statistics,
+                      next: { try reader.nextBlock() }, hash: { reader.contentHash ?? 0 })
     }
 
     /// Builds a forest from a model matrix in memory.
     public convenience init(matrix: Matrix, name: String = "model") throws {
         var done = false
-        try self.init(header: matrix.header, name: name, next: {
+        try self.init(header: matrix.header, name: name, statistics: true, next: {
             if done { return nil }
             done = true
             return matrix.block
         }, hash: { 0 })
     }
 
-    private init(header zmatHeader: ZmatHeader, name: String, next: () throws -> RowBlock?,
+    private init(header zmatHeader: ZmatHeader, name: String, statistics: Bool, next: () throws -> RowBlock?,
                  hash: () -> UInt64) throws {
         header = try ForestHeader(zmatHeader, name: name)
         var checker = ForestRowChecker(header)
@@ -43,8 +45,10 @@ public final class Forest {
         var treeEnd = header.nodeCounts[0]
         let total = header.nodeCounts.reduce(0, +)
         nodes.reserveCapacity(total)
-        samples.reserveCapacity(total)
-        impurity.reserveCapacity(total)
+        if statistics {
+            samples.reserveCapacity(total)
+            impurity.reserveCapacity(total)
+        }
         leafProbabilities.reserveCapacity((total / 2 + header.nodeCounts.count) * header.classes.count)
         var start = 0
         for n in header.nodeCounts {
@@ -67,8 +71,10 @@ public final class Forest {
                     nodes.append(ForestNode(threshold: row[ForestLayout.threshold], feature: Int32(row[ForestLayout.feature]),
                                             child: Int32(treeStart + Int(row[ForestLayout.left]))))
                 }
-                samples.append(Float(row[ForestLayout.samples]))
-                impurity.append(Float(row[ForestLayout.impurity]))
+                if statistics {
+                    samples.append(Float(row[ForestLayout.samples]))
+                    impurity.append(Float(row[ForestLayout.impurity]))
+                }
             }
         }
         try checker.finish()
@@ -76,8 +82,8 @@ public final class Forest {
     }
 
     /// Opens and reads the model at `path`.
-    public convenience init(path: String?) throws {
-        try self.init(ZmatReader(path: path))
+    public convenience init(path: String?, statistics: Bool = true) throws {
+        try self.init(ZmatReader(path: path), statistics: statistics)
     }
 
     /// Checks an input stream's shape and feature space against the model.
@@ -189,6 +195,7 @@ public final class Forest {
     /// `w*I - wL*I(L) - wR*I(R)`, each tree's credits are normalised to sum 1, then averaged
     /// over trees and normalised again (scikit-learn's `feature_importances_`).
     public func importances() -> [Double] {
+        precondition(samples.count == nodes.count, "importances need a forest loaded with statistics")
         var result = [Double](repeating: 0, count: features)
         var perTree = [Double](repeating: 0, count: features)
         for t in 0..<treeCount {
