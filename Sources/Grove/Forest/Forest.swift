@@ -41,8 +41,6 @@ public final class Forest {
                  hash: () -> UInt64) throws {
         header = try ForestHeader(zmatHeader, name: name)
         var checker = ForestRowChecker(header)
-        var tree = 0
-        var treeEnd = header.nodeCounts[0]
         let total = header.nodeCounts.reduce(0, +)
         nodes.reserveCapacity(total)
         if statistics {
@@ -55,30 +53,47 @@ public final class Forest {
             roots.append(Int32(start))
             start += n
         }
-        let k = header.classes.count
+        var treeInfo = (tree: 0, end: header.nodeCounts[0])
         while let block = try next() {
-            try checker.check(block) { row in
-                // Rows arrive in order: the tree is the one whose node range holds this row.
-                while nodes.count >= treeEnd {
-                    tree += 1
-                    treeEnd += header.nodeCounts[tree]
-                }
-                let treeStart = Int(roots[tree])
-                if row[ForestLayout.feature] < 0 {
-                    nodes.append(ForestNode(threshold: 0, feature: -1, child: Int32(leafProbabilities.count / k)))
-                    for c in 0..<k { leafProbabilities.append(Float(row[ForestLayout.firstClass + c])) }
-                } else {
-                    nodes.append(ForestNode(threshold: row[ForestLayout.threshold], feature: Int32(row[ForestLayout.feature]),
-                                            child: Int32(treeStart + Int(row[ForestLayout.left]))))
-                }
-                if statistics {
-                    samples.append(Float(row[ForestLayout.samples]))
-                    impurity.append(Float(row[ForestLayout.impurity]))
-                }
+            if block.elementType == .float32 {
+                try ingest(UnsafePointer(block.values(as: Float.self).baseAddress!), rows: block.rows,
+                           statistics: statistics, checker: &checker, tree: &treeInfo)
+            } else {
+                try ingest(UnsafePointer(block.values(as: Double.self).baseAddress!), rows: block.rows,
+                           statistics: statistics, checker: &checker, tree: &treeInfo)
             }
         }
         try checker.finish()
         contentHash = hash()
+    }
+
+    /// Checks and appends `rows` model rows (of float32 or float64, read in place).
+    private func ingest<T: BinaryFloatingPoint>(_ v: UnsafePointer<T>, rows: Int, statistics: Bool,
+                                                checker: inout ForestRowChecker,
+                                                tree: inout (tree: Int, end: Int)) throws {
+        let k = header.classes.count
+        let columns = ForestLayout.columns(classes: k)
+        for r in 0..<rows {
+            let row = v + r * columns
+            try checker.check(row)
+            // Rows arrive in order: the tree is the one whose node range holds this row.
+            while nodes.count >= tree.end {
+                tree.tree += 1
+                tree.end += header.nodeCounts[tree.tree]
+            }
+            if row[ForestLayout.feature] < 0 {
+                nodes.append(ForestNode(threshold: 0, feature: -1, child: Int32(leafProbabilities.count / k)))
+                for c in 0..<k { leafProbabilities.append(Float(row[ForestLayout.firstClass + c])) }
+            } else {
+                nodes.append(ForestNode(threshold: Double(row[ForestLayout.threshold]),
+                                        feature: Int32(row[ForestLayout.feature]),
+                                        child: roots[tree.tree] + Int32(row[ForestLayout.left])))
+            }
+            if statistics {
+                samples.append(Float(row[ForestLayout.samples]))
+                impurity.append(Float(row[ForestLayout.impurity]))
+            }
+        }
     }
 
     /// Opens and reads the model at `path`.
