@@ -61,6 +61,12 @@ final class ForestReportTests: XCTestCase {
         XCTAssertEqual(width, 40 + 4 * 44 + 4)
         XCTAssertEqual(height, width)
         XCTAssertEqual(png[25], 2)  // colour type: RGB
+        // Many classes: the image stays a few thousand pixels wide.
+        var big = ClassificationReport(classes: (0..<1500).map { Int32($0) })
+        big.record(truth: 3, predicted: 4)
+        let bigPNG = try ConfusionPlot.png(big)
+        let bigWidth = bigPNG[16..<20].reduce(0) { $0 << 8 | Int($1) }
+        XCTAssertLessThanOrEqual(bigWidth, 40 + 1500 * 2 + 4)
     }
 
     func testFormatFixed() {
