@@ -239,8 +239,9 @@ final class TreeBuilder {
             var best = SplitChoice()
             var constants = Int(constants32)
             if depth < maxDepth && count >= minSplit && count >= 2 * minLeaf && present > 1 {
-                if !inLocal && count <= localRows {
-                    // This subtree's rows from now on: copied once, read many times.
+                if !inLocal && count <= localRows && count * sparseBelow < inBagRows {
+                    // This subtree's rows from now on: copied once, read many times. (Dense
+                    // nodes keep reading columns, where neighbouring rows share cache lines.)
                     let d = data.features
                     for i in s..<e {
                         (localBins + (i - s) * d).update(from: rowBins + Int(rowsOf[i]) * d, count: d)
