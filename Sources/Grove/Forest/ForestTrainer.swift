@@ -87,7 +87,9 @@ public struct ForestTrainer {
         let parts = Parallel.ranges(n, parts: max(1, threads) * 4)
         var correct = [Int](repeating: 0, count: parts.count)
         var scored = [Int](repeating: 0, count: parts.count)
-        let bins = data.bins.baseAddress!
+        // Row-major bins: a row's walk through a tree stays within the row's few cache lines.
+        let bins = data.rowBins.baseAddress!
+        let d = data.features
         correct.withUnsafeMutableBufferPointer { correct in
             scored.withUnsafeMutableBufferPointer { scored in
                 Parallel.forEach(parts.count, threads: threads) { p in
@@ -99,7 +101,7 @@ public struct ForestTrainer {
                             any = true
                             var node = 0
                             while t.feature[node] >= 0 {
-                                let b = bins[Int(t.feature[node]) * n + r]
+                                let b = bins[r * d + Int(t.feature[node])]
                                 node = Int(t.child[node]) + (b <= t.splitBin[node] ? 0 : 1)
                             }
                             let leaf = Int(t.child[node]) * k
