@@ -179,6 +179,10 @@ final class ForestToolTests: XCTestCase {
         XCTAssertEqual(try Tool.run("rf-tree", [train, "--trees", "2", "--tree-index", "2", "--seed", "11", "-o", b]).status, 0)
         XCTAssertEqual(try Tool.run("rf-merge", [a, b, "-o", ab, "-q"]).status, 0)
         XCTAssertEqual(try bytes(ab), try bytes(whole))
+        // One input may come from standard input.
+        let piped = try Tool.shell("cat '\(a)' | rf-merge - '\(b)' -q > '\(dir!)/piped.zmat'")
+        XCTAssertEqual(piped.status, 0, piped.stderr)
+        XCTAssertEqual(try bytes(dir + "/piped.zmat"), try bytes(whole))
     }
 
     func testMergeRefusesModelsThatDisagree() throws {

@@ -107,6 +107,31 @@ final class ForestTreeTests: XCTestCase {
         XCTAssertEqual(forest.nodes[0].threshold, 100)
     }
 
+    func testThresholdsSeparateAdjacentNumbers() throws {
+        // Neighbouring float32 values (no float32 lies between them) and neighbouring doubles:
+        // the stored threshold must still send each training row to its side.
+        let a: Float = 1.5, b = a.nextUp
+        let m32 = ForestFixtures.matrix([a, a, b, b], columns: 1, labels: [0, 0, 1, 1])
+        var params = ForestParameters()
+        params.bootstrap = false
+        let (_, f32) = try ForestFixtures.train(self, try TrainingSet.make(m32), params, trees: 1)
+        XCTAssertEqual(f32.header.elementType, .float32)
+        XCTAssertEqual(try ForestFixtures.predict(f32, m32), [0, 0, 1, 1])
+        XCTAssertEqual(f32.nodes[0].threshold, Double(a))
+
+        let c = 0.1, d = c.nextUp
+        let m64 = ForestFixtures.matrix([c, d, c, d], columns: 1, labels: [4, 9, 4, 9])
+        let (_, f64) = try ForestFixtures.train(self, try TrainingSet.make(m64), params, trees: 1)
+        XCTAssertEqual(f64.header.elementType, .float64)
+        XCTAssertEqual(try ForestFixtures.predict(f64, m64), [4, 9, 4, 9])
+
+        // int32 features train a float64 model and predict from int32 rows.
+        let mi = ForestFixtures.matrix([Int32](arrayLiteral: -7, 100_000_001, -7, 100_000_002), columns: 1, labels: [1, 2, 1, 3])
+        let (_, fi) = try ForestFixtures.train(self, try TrainingSet.make(mi), params, trees: 1)
+        XCTAssertEqual(fi.header.elementType, .float64)
+        XCTAssertEqual(try ForestFixtures.predict(fi, mi), [1, 2, 1, 3])
+    }
+
     func testSingleClassGivesOneLeaf() throws {
         let m = ForestFixtures.matrix([Float](arrayLiteral: 1, 2, 3, 4, 5, 6), columns: 2, labels: [5, 5, 5])
         let (_, forest) = try ForestFixtures.train(self, try TrainingSet.make(m), ForestParameters(), trees: 3)
