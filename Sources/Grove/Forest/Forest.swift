@@ -86,8 +86,8 @@ public final class Forest {
                 for c in 0..<k { leafProbabilities.append(Float(row[ForestLayout.firstClass + c])) }
             } else {
                 nodes.append(ForestNode(threshold: Double(row[ForestLayout.threshold]),
-                                        feature: Int32(row[ForestLayout.feature]),
-                                        child: roots[tree.tree] + Int32(row[ForestLayout.left])))
+                                        feature: Int32(Int64(Double(row[ForestLayout.feature]))),
+                                        child: roots[tree.tree] + Int32(Int64(Double(row[ForestLayout.left])))))
             }
             if statistics {
                 samples.append(Float(row[ForestLayout.samples]))

@@ -103,15 +103,16 @@ struct ForestRowChecker {
         func bad(_ what: String) -> GroveError {
             GroveError(file: header.name, "row \(row) (tree \(tree), node \(node)): \(what)")
         }
+        // Range first, then whole numbers (a plain conversion, no libm call per row).
         let f = v(ForestLayout.feature)
-        guard f == f.rounded(), f >= -1, f < Double(header.features) else {
+        guard f >= -1, f < Double(header.features), f == Double(Int64(f)) else {
             throw bad("feature \(f) is not -1 (leaf) or a column 0..<\(header.features)")
         }
         let l = v(ForestLayout.left), r = v(ForestLayout.right)
         if f < 0 {
             guard l == -1, r == -1 else { throw bad("a leaf must have children -1, not \(l), \(r)") }
         } else {
-            guard l == l.rounded(), l > Double(node), r == l + 1, r < Double(count) else {
+            guard l > Double(node), r == l + 1, r < Double(count), l == Double(Int64(l)) else {
                 throw bad("children \(l), \(r) must be consecutive nodes after this one and before \(count)")
             }
             guard !v(ForestLayout.threshold).isNaN else { throw bad("threshold is NaN") }
