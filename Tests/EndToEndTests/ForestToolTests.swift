@@ -299,6 +299,31 @@ final class ForestToolTests: XCTestCase {
         r = try Tool.run("rf-merge", [empty, "-o", dir + "/m.zmat"])
         XCTAssertEqual(r.status, 1, r.stderr)
 
+        // Models whose nodes lie: a fractional feature, a child before its parent, a
+        // probability above 1, more rows than 'tree.nodes' says.
+        let lies: [([Float], String)] = [
+            ([2.5, 0.5, 1, 2, 4, 0.5, 0, 0], "feature 2.5"),
+            ([0, 0.5, 0, 1, 4, 0.5, 0, 0], "children 0.0, 1.0"),
+            ([0, 0.5, 1, 2, 4, 0.5, 0, 0, -1, 0, -1, -1, 2, 0, 1.5, 0, -1, 0, -1, -1, 2, 0, 0, 1], "probability 1.5"),
+            ([-1, 0, -1, -1, 2, 0, 1, 0, -1, 0, -1, -1, 2, 0, 0, 1], "more node rows"),
+        ]
+        for (values, message) in lies {
+            var lieMeta = ZmatMetadata()
+            for (k, v) in [("kind", "tree"), ("features", "8"), ("classes", "0,1"), ("trees", "1"), ("tree.index", "0"),
+                           ("tree.nodes", values.count == 8 ? "3" : values.count == 16 ? "1" : "3")] {
+                lieMeta[k] = v
+            }
+            let liar = dir + "/liar.zmat"
+            let o = try OutputFile(path: liar)
+            let lw = try ZmatWriter(output: o, header: ZmatHeader(elementType: .float32, columns: 8, hasLabels: false, metadata: lieMeta))
+            try lw.append(rows: values.count / 8, values: values)
+            try lw.finish()
+            try o.commit()
+            r = try Tool.run("rf-predict", ["-m", liar, train])
+            XCTAssertEqual(r.status, 1, "\(message): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains(message), "\(message): \(r.stderr)")
+        }
+
         // rf-eval needs labels to score.
         let unlabelled = try writeData("unlabelled.zmat", labels: false)
         r = try Tool.run("rf-eval", ["-m", model, unlabelled])
