@@ -11,11 +11,11 @@ struct RfEval: ParsableCommand {
         commandName: "rf-eval",
         abstract: "Score a forest: accuracy, confusion matrix, per-class precision/recall/F1.",
         discussion: """
-        With -m, predicts the labelled rows of FILE (or standard input) with the model; without,
-        reads rf-predict output (labels or --proba probabilities, with the true labels as row
-        labels). Prints a report whose first line is `accuracy: 0.XXXX`, or one JSON object with
-        --json. --plot draws the confusion matrix as a PNG heat map. --importances adds each
-        feature's mean impurity decrease (normalised to sum 1), most important first; with -m
+        With -m, predicts the labelled rows of FILE (or standard input) with the model; without, \
+        reads rf-predict output (labels or --proba probabilities, with the true labels as row \
+        labels). Prints a report whose first line is `accuracy: 0.XXXX`, or one JSON object with \
+        --json. --plot draws the confusion matrix as a PNG heat map. --importances adds each \
+        feature's mean impurity decrease (normalised to sum 1), most important first; with -m \
         and no rows (standard input a terminal), only the importances are printed.
 
         Examples:
@@ -24,6 +24,8 @@ struct RfEval: ParsableCommand {
           rf-eval -m forest.zmat test.zmat --json --plot confusion.png
           rf-eval -m forest.zmat --importances
         """)
+
+    static func main() { ToolMain.run(Self.self) }
 
     @Option(name: [.short, .customLong("model")], help: "A forest to predict the rows with.")
     var model: String?
@@ -50,12 +52,16 @@ struct RfEval: ParsableCommand {
     }
 
     func run() throws {
-        let forest = try model.map { try Forest(path: $0) }
+        let forest = try model.map { try Forest(path: $0, statistics: importances) }
         let importanceValues = importances ? forest?.importances() : nil
         let onlyImportances = importances && input == nil && isatty(STDIN_FILENO) != 0
         var report: ClassificationReport?
         if !onlyImportances {
-            let reader = try ZmatReader(path: input)
+            let source = try InputFile(path: input)
+            if source.isTerminal {
+                throw GroveError("refusing to read binary data from a terminal; give a FILE or a pipe")
+            }
+            let reader = try ZmatReader(source)
             if let forest {
                 report = try ForestEvaluation.evaluate(forest: forest, reader: reader, threads: threadOptions.count)
             } else {

@@ -8,15 +8,17 @@ struct RfMerge: ParsableCommand {
         commandName: "rf-merge",
         abstract: "Join trees and forests into one forest.",
         discussion: """
-        Trees keep the order of the inputs (and each tree its global index). Inputs must agree
-        on the feature count, the classes and the feature space; the first one that does not is
-        named. With --min-trees, fewer trees than that is an error, so a workflow can tolerate
+        Trees keep the order of the inputs (and each tree its global index). Inputs must agree \
+        on the feature count, the classes and the feature space; the first one that does not is \
+        named. With --min-trees, fewer trees than that is an error, so a workflow can tolerate \
         a few failed tree tasks and still know how many were merged (reported on stderr).
 
         Examples:
           rf-merge tree0.zmat tree1.zmat tree2.zmat -o forest.zmat
           rf-merge trees/*.zmat --min-trees 90 -o forest.zmat
         """)
+
+    static func main() { ToolMain.run(Self.self) }
 
     @Argument(help: "Tree or forest models (zmat files from rf-tree or rf-merge; - for standard input, once).")
     var inputs: [String]

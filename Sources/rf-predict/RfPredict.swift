@@ -8,10 +8,10 @@ struct RfPredict: ParsableCommand {
         commandName: "rf-predict",
         abstract: "Predict labels (or class probabilities) for rows with a forest.",
         discussion: """
-        Reads rows (FILE, or standard input when FILE is absent or -) block by block and writes
-        one int32 predicted label per row, or with --proba one float32 probability per class
-        (the average of the trees' leaf distributions). Input labels pass through as the output's
-        labels, so `rf-predict | rf-eval` scores the predictions. Memory stays constant whatever
+        Reads rows (FILE, or standard input when FILE is absent or -) block by block and writes \
+        one int32 predicted label per row, or with --proba one float32 probability per class \
+        (the average of the trees' leaf distributions). Input labels pass through as the output's \
+        labels, so `rf-predict | rf-eval` scores the predictions. Memory stays constant whatever \
         the number of rows; all cores are used and the output never depends on how many.
 
         Examples:
@@ -19,6 +19,8 @@ struct RfPredict: ParsableCommand {
           mnist-decode t10k-images.gz t10k-labels.gz | rf-predict -m forest.zmat | rf-eval
           rf-predict -m forest.zmat --proba test.zmat | zmat cat --text | head
         """)
+
+    static func main() { ToolMain.run(Self.self) }
 
     @Option(name: [.short, .customLong("model")], help: "The forest (or tree) from rf-tree or rf-merge.")
     var model: String
@@ -39,8 +41,12 @@ struct RfPredict: ParsableCommand {
     }
 
     func run() throws {
-        let forest = try Forest(path: model)
-        let reader = try ZmatReader(path: input)
+        let forest = try Forest(path: model, statistics: false)
+        let source = try InputFile(path: input)
+        if source.isTerminal {
+            throw GroveError("refusing to read binary data from a terminal; give a FILE or a pipe")
+        }
+        let reader = try ZmatReader(source)
         try forest.checkCompatible(reader.header, name: reader.name)
         let output = try outputOptions.open()
         try ForestPrediction.run(forest: forest, reader: reader, output: output, probabilities: proba,

@@ -8,13 +8,13 @@ struct RfTree: ParsableCommand {
         commandName: "rf-tree",
         abstract: "Train random-forest classification trees on labelled rows.",
         discussion: """
-        Reads a zmat stream with labels (FILE, or standard input when FILE is absent or -) and
-        writes a tree or forest model. Defaults follow scikit-learn's RandomForestClassifier
-        (gini, grown until pure, sqrt(features) per node, bootstrap), except --trees, which
+        Reads a zmat stream with labels (FILE, or standard input when FILE is absent or -) and \
+        writes a tree or forest model. Defaults follow scikit-learn's RandomForestClassifier \
+        (gini, grown until pure, sqrt(features) per node, bootstrap), except --trees, which \
         defaults to 1 so that a workflow can train one tree per task and merge them.
 
-        Tree I's random numbers depend only on --seed and I, so trees 0..7 trained by eight
-        processes with --tree-index 0..7 and merged with rf-merge are byte for byte the forest
+        Tree I's random numbers depend only on --seed and I, so trees 0..7 trained by eight \
+        processes with --tree-index 0..7 and merged with rf-merge are byte for byte the forest \
         that one process writes with --trees 8. The thread count never changes the output.
 
         Examples:
@@ -24,6 +24,8 @@ struct RfTree: ParsableCommand {
           rf-merge tree0.zmat tree1.zmat tree2.zmat tree3.zmat -o forest.zmat
           rf-tree train.zmat --preset opencv -o forest.zmat
         """)
+
+    static func main() { ToolMain.run(Self.self) }
 
     enum Preset: String, ExpressibleByArgument, CaseIterable {
         case sklearn, opencv
@@ -130,7 +132,11 @@ struct RfTree: ParsableCommand {
         params.seed = seed
 
         let threads = threadOptions.count
-        let reader = try ZmatReader(path: input)
+        let source = try InputFile(path: input)
+        if source.isTerminal {
+            throw GroveError("refusing to read binary data from a terminal; give a FILE or a pipe")
+        }
+        let reader = try ZmatReader(source)
         let data = try TrainingSet.load(reader, classes: classes.flatMap(parseClasses), threads: threads)
         let trainer = try ForestTrainer(data: data, params: params)
         let output = try outputOptions.open()
@@ -150,6 +156,7 @@ struct RfTree: ParsableCommand {
             }
         }
         try ForestWriter.write(grown, classes: data.classes.count, criterion: params.criterion,
+                               elementType: ForestWriter.elementType(forTrainingInput: data.header.elementType),
                                metadata: metadata, to: output)
         try output.commit()
     }

@@ -8,9 +8,9 @@ public struct ClassificationReport {
 
     /// An empty tally over `classes` (more labels are added as they are seen).
     public init(classes: [Int32]) {
-        labels = []
-        confusion = []
-        for c in classes.sorted() { add(label: c) }
+        labels = Array(Set(classes)).sorted()
+        for (i, l) in labels.enumerated() { index[l] = i }
+        confusion = [Int](repeating: 0, count: labels.count * labels.count)
     }
 
     private mutating func add(label: Int32) {

@@ -5,7 +5,8 @@ import CPNG
 /// recall distribution), with the count printed in the square and the labels along the
 /// top (predicted) and left (true) edges.
 public enum ConfusionPlot {
-    static let cell = 44
+    /// Pixels per square: 44, smaller for many classes so the image stays under ~4000 pixels.
+    static func cellSize(classes n: Int) -> Int { max(2, min(44, 4000 / max(1, n))) }
     static let margin = 40
 
     /// 3x5 glyphs for digits and '-', one row per 3 bits (top row first).
@@ -18,6 +19,7 @@ public enum ConfusionPlot {
     /// The PNG file's bytes.
     public static func png(_ report: ClassificationReport) throws -> [UInt8] {
         let n = report.labels.count
+        let cell = cellSize(classes: n)
         let width = margin + n * cell + 4, height = margin + n * cell + 4
         var rgb = [UInt8](repeating: 255, count: width * height * 3)
         func fill(_ x0: Int, _ y0: Int, _ w: Int, _ h: Int, _ c: (UInt8, UInt8, UInt8)) {
@@ -51,13 +53,18 @@ public enum ConfusionPlot {
                 let share = Double(count) / Double(support)
                 let color = (UInt8(255 - share * (255 - 8)), UInt8(255 - share * (255 - 48)), UInt8(255 - share * (255 - 107)))
                 let x = margin + p * cell, y = margin + t * cell
-                fill(x, y, cell - 1, cell - 1, color)
+                fill(x, y, max(1, cell - 1), max(1, cell - 1), color)
+                // Counts and labels only where they fit.
                 let digits = String(count)
                 let scale = digits.count * 4 * 2 <= cell - 4 ? 2 : 1
-                text(digits, x + cell / 2, y + cell / 2, scale: scale, share > 0.5 ? (255, 255, 255) : (0, 0, 0))
+                if digits.count * 4 * scale <= cell - 2 && cell >= 8 {
+                    text(digits, x + cell / 2, y + cell / 2, scale: scale, share > 0.5 ? (255, 255, 255) : (0, 0, 0))
+                }
             }
-            text(String(report.labels[t]), margin / 2, margin + t * cell + cell / 2, scale: 2, (0, 0, 0))
-            text(String(report.labels[t]), margin + t * cell + cell / 2, margin / 2, scale: 2, (0, 0, 0))
+            if cell >= 12 {
+                text(String(report.labels[t]), margin / 2, margin + t * cell + cell / 2, scale: 2, (0, 0, 0))
+                text(String(report.labels[t]), margin + t * cell + cell / 2, margin / 2, scale: 2, (0, 0, 0))
+            }
         }
         var image = png_image()
         image.version = UInt32(PNG_IMAGE_VERSION)

@@ -10,7 +10,8 @@ public enum ForestEvaluation {
         let k = forest.classes.count
         var probs = [Float](), predicted = [Int32]()
         var first = 0
-        while let block = try reader.nextBlock() {
+        var batches = BlockBatcher(reader)
+        while let block = try batches.next() {
             if predicted.count < block.rows {
                 probs = [Float](repeating: 0, count: block.rows * k)
                 predicted = [Int32](repeating: 0, count: block.rows)

@@ -24,6 +24,9 @@ public enum ForestMerge {
             guard h.classes == first.classes else {
                 throw GroveError(file: h.name, "classes \(ForestLayout.list(h.classes)) differ from \(first.name)'s \(ForestLayout.list(first.classes)); train every shard with the same --classes")
             }
+            guard h.elementType == first.elementType else {
+                throw GroveError(file: h.name, "holds \(h.elementType) nodes, \(first.name) \(first.elementType) (models of float32 and float64 training data do not mix)")
+            }
             guard h.featureSpace == first.featureSpace else {
                 throw GroveError(file: h.name, "feature space '\(h.featureSpace ?? "none")' differs from \(first.name)'s '\(first.featureSpace ?? "none")'")
             }
@@ -45,13 +48,12 @@ public enum ForestMerge {
             metadata[key] = values.joined(separator: ",")
         }
         let writer = try ZmatWriter(output: output, header: ZmatHeader(
-            elementType: .float64, columns: ForestLayout.columns(classes: first.classes.count),
-            hasLabels: false, metadata: metadata))
+            elementType: first.elementType, columns: ForestLayout.columns(classes: first.classes.count),
+            hasLabels: false, metadata: metadata), level: ForestWriter.compressionLevel)
         for (reader, header) in zip(readers, headers) {
             var checker = ForestRowChecker(header)
             while let block = try reader.nextBlock() {
-                let v = block.values(as: Double.self)
-                for r in 0..<block.rows { try checker.check(v.baseAddress! + r * block.columns) }
+                try checker.check(block)
                 try writer.append(block)
             }
             try checker.finish()

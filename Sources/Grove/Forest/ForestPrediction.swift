@@ -1,4 +1,40 @@
-/// Streams rows through a forest: one block in, one block of predictions out.
+/// Joins a reader's blocks into batches of at least `minRows` rows (or `maxBytes` of
+/// elements): prediction fetches every tree's nodes once per batch, so wide rows (784 pixels
+/// make 1 MiB blocks of 1,337 rows) are predicted in bigger batches. Memory stays bounded.
+struct BlockBatcher {
+    let reader: ZmatReader
+    var minRows = 8192
+    var maxBytes = 16 << 20
+
+    init(_ reader: ZmatReader) { self.reader = reader }
+
+    mutating func next() throws -> RowBlock? {
+        var parts = [RowBlock]()
+        var rows = 0, bytes = 0
+        while rows < minRows && bytes < maxBytes, let b = try reader.nextBlock() {
+            parts.append(b)
+            rows += b.rows
+            bytes += b.elementBytes.count
+        }
+        if parts.count <= 1 { return parts.first }
+        let h = reader.header
+        let joined = RowBlock(rows: rows, columns: h.columns, elementType: h.elementType, hasLabels: h.hasLabels)
+        var at = 0
+        for p in parts {
+            let n = p.elementBytes.count
+            if n > 0 {
+                joined.bytes.baseAddress!.advanced(by: at * h.rowBytes).copyMemory(from: p.bytes.baseAddress!, byteCount: n)
+            }
+            if let dst = joined.labels, let src = p.labels {
+                for i in 0..<p.rows { dst[at + i] = src[i] }
+            }
+            at += p.rows
+        }
+        return joined
+    }
+}
+
+/// Streams rows through a forest: one batch of blocks in, one block of predictions out.
 public enum ForestPrediction {
     /// The metadata of a predictions (or probabilities) stream.
     public static func metadata(forest: Forest, input: ZmatHeader, probabilities: Bool,
@@ -25,7 +61,8 @@ public enum ForestPrediction {
         var probs = [Float]()
         var labels = [Int32]()
         var first = 0
-        while let block = try reader.nextBlock() {
+        var batches = BlockBatcher(reader)
+        while let block = try batches.next() {
             let rows = block.rows
             if probs.count < rows * k {
                 probs = [Float](repeating: 0, count: rows * k)

@@ -12,7 +12,8 @@ import Glibc
 public struct ForestTrainer {
     public let data: TrainingSet
     public let params: ForestParameters
-    /// `w ln w` for every integer weight a node can carry (entropy's sweep terms).
+    /// The split sweep's table over every integer weight a node can carry (a tree draws at
+    /// most `rows` rows, so no node weighs more).
     private let table: [Double]
 
     public init(data: TrainingSet, params: ForestParameters) throws {
@@ -26,11 +27,17 @@ public struct ForestTrainer {
         }
         self.data = data
         self.params = params
-        var t = [Double](repeating: 0, count: data.rows + 2)
-        if params.criterion == .entropy {
-            for w in 1..<t.count { t[w] = Double(w) * log(Double(w)) }
+        table = ForestTrainer.table(params.criterion, size: data.rows + 2)
+    }
+
+    /// The sweep's per-weight table: `w ln w` (entropy) or `1 / w` (gini), for w in 0..<size.
+    static func table(_ criterion: SplitCriterion, size: Int) -> [Double] {
+        var t = [Double](repeating: 0, count: size)
+        for w in 1..<max(1, size) {
+            let x = Double(w)
+            t[w] = criterion == .entropy ? x * log(x) : 1 / x
         }
-        table = t
+        return t
     }
 
     /// Number of features each node draws.
@@ -80,7 +87,9 @@ public struct ForestTrainer {
         let parts = Parallel.ranges(n, parts: max(1, threads) * 4)
         var correct = [Int](repeating: 0, count: parts.count)
         var scored = [Int](repeating: 0, count: parts.count)
-        let bins = data.bins.baseAddress!
+        // Row-major bins: a row's walk through a tree stays within the row's few cache lines.
+        let bins = data.rowBins.baseAddress!
+        let d = data.features
         correct.withUnsafeMutableBufferPointer { correct in
             scored.withUnsafeMutableBufferPointer { scored in
                 Parallel.forEach(parts.count, threads: threads) { p in
@@ -92,7 +101,7 @@ public struct ForestTrainer {
                             any = true
                             var node = 0
                             while t.feature[node] >= 0 {
-                                let b = bins[Int(t.feature[node]) * n + r]
+                                let b = bins[r * d + Int(t.feature[node])]
                                 node = Int(t.child[node]) + (b <= t.splitBin[node] ? 0 : 1)
                             }
                             let leaf = Int(t.child[node]) * k
@@ -123,7 +132,11 @@ public struct ForestTrainer {
     ///   feature can split these rows.
     public func bestSplit(rows: [Int32], weights: [Int32], features: [Int], sorted: Bool)
         -> (feature: Int, threshold: Double, decrease: Double)? {
-        table.withUnsafeBufferPointer { table in
+        // Training never weighs a node above the row count; these weights may.
+        var table = self.table
+        let needed = weights.reduce(0) { $0 + Int($1) } + 2
+        if needed > table.count { table = ForestTrainer.table(params.criterion, size: needed) }
+        return table.withUnsafeBufferPointer { table in
             let builder = TreeBuilder(data: data, params: params, table: table.baseAddress!)
             let choice = builder.bestSplit(rows: rows, weights: weights, features: features, sorted: sorted)
             guard choice.feature >= 0 else { return nil }

@@ -199,7 +199,8 @@ public final class TrainingSet {
                 }
             }
         } else {
-            let matrix = Matrix(header: header, rows: n, blocks: blocks.map { $0! })
+            // Columns are read straight from the blocks: no second copy of the whole input.
+            let parts = blocks.map { $0! }
             blocks = []
             var nanAt = [Int](repeating: -1, count: d)
             binCounts.withUnsafeMutableBufferPointer { counts in
@@ -209,7 +210,7 @@ public final class TrainingSet {
                             Parallel.forEach(d, threads: threads) { f in
                                 var column = [Double](repeating: 0, count: n)
                                 column.withUnsafeMutableBufferPointer { c in
-                                    readColumn(matrix, f, into: c)
+                                    readColumn(parts, f, into: c)
                                 }
                                 if let r = column.firstIndex(where: { $0.isNaN }) {
                                     nanRow[f] = r
@@ -236,13 +237,17 @@ public final class TrainingSet {
                            classIndex: classIndex, classes: classes, header: header, inputHash: hash)
     }
 
-    private static func readColumn(_ m: Matrix, _ f: Int, into out: UnsafeMutableBufferPointer<Double>) {
-        let d = m.columns
-        switch m.elementType {
-        case .uint8: let v = m.values(as: UInt8.self); for r in 0..<m.rows { out[r] = Double(v[r * d + f]) }
-        case .int32: let v = m.values(as: Int32.self); for r in 0..<m.rows { out[r] = Double(v[r * d + f]) }
-        case .float32: let v = m.values(as: Float.self); for r in 0..<m.rows { out[r] = Double(v[r * d + f]) }
-        case .float64: let v = m.values(as: Double.self); for r in 0..<m.rows { out[r] = v[r * d + f] }
+    private static func readColumn(_ blocks: [RowBlock], _ f: Int, into out: UnsafeMutableBufferPointer<Double>) {
+        var at = 0
+        for b in blocks {
+            let d = b.columns
+            switch b.elementType {
+            case .uint8: let v = b.values(as: UInt8.self); for r in 0..<b.rows { out[at + r] = Double(v[r * d + f]) }
+            case .int32: let v = b.values(as: Int32.self); for r in 0..<b.rows { out[at + r] = Double(v[r * d + f]) }
+            case .float32: let v = b.values(as: Float.self); for r in 0..<b.rows { out[at + r] = Double(v[r * d + f]) }
+            case .float64: let v = b.values(as: Double.self); for r in 0..<b.rows { out[at + r] = v[r * d + f] }
+            }
+            at += b.rows
         }
     }
 
@@ -259,7 +264,7 @@ public final class TrainingSet {
         var i = 0
         while i < n {
             let remainingBins = 256 - bins
-            let target = distinct <= 256 ? 1 : (n - i + remainingBins - 1) / remainingBins
+            let target = distinct <= 256 ? 1 : max(1, (n - i) / remainingBins)
             let start = i
             repeat {
                 let v = sorted[i]
@@ -285,11 +290,16 @@ public final class TrainingSet {
     /// The real threshold between bin `left` and bin `right` (> left) of feature `f`: halfway
     /// between the largest value on the left and the smallest on the right, so rows with
     /// `value <= threshold` go left exactly as the bins did in training.
+    /// For byte and float32 inputs the threshold is a float32 value (models store float32).
     @inline(__always)
     public func threshold(feature f: Int, leftBin: Int, rightBin: Int) -> Double {
         let a = high[f * 256 + leftBin], b = low[f * 256 + rightBin]
-        let t = a + (b - a) / 2
-        // When a and b are adjacent doubles, the midpoint rounds onto b: fall back to a.
+        var t = a + (b - a) / 2
+        if narrowThresholds { t = Double(Float(t)) }
+        // When a and b are adjacent numbers, the midpoint rounds onto b: fall back to a.
         return (t >= b || t < a) ? a : t
     }
+
+    /// Whether thresholds must be float32 values (see `ForestWriter.elementType`).
+    public var narrowThresholds: Bool { ForestWriter.elementType(forTrainingInput: header.elementType) == .float32 }
 }

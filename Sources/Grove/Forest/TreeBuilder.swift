@@ -33,13 +33,14 @@ protocol ScoreRule {
 }
 
 /// Gini: minimising the weighted child impurity = maximising sum_k l_k^2/wL + sum_k r_k^2/wR.
+/// `table[w] = 1 / w`: a multiplication per side instead of a division, at every candidate.
 enum GiniRule: ScoreRule {
     @inline(__always) static func term(_ c: Int32, _ t: UnsafePointer<Double>) -> Double {
         Double(c) * Double(c)
     }
     @inline(__always) static func score(_ aggL: Double, _ wL: Int32, _ aggR: Double, _ wR: Int32,
                                         _ t: UnsafePointer<Double>) -> Double {
-        aggL / Double(wL) + aggR / Double(wR)
+        aggL * t[Int(wL)] + aggR * t[Int(wR)]
     }
 }
 
@@ -83,12 +84,22 @@ final class TreeBuilder {
     /// `TrainingSet.rowBins`); bigger nodes read the feature's column, where consecutive
     /// rows share cache lines. Measured on Fashion-MNIST (8 and 32 were within 5 %).
     var sparseBelow = 16
+    /// Subtrees of at most this many rows copy their rows' bins into `localBins` (row-major,
+    /// 2 MiB: fits the last-level cache share of a core) when they start, and read only that
+    /// copy: deep nodes then hit the cache instead of fetching scattered rows of the whole
+    /// training set from memory. Measured on Fashion-MNIST pixels: 0.5, 2, 4 and 16 MiB took
+    /// 0.66, 0.59, 0.61 and 0.69 s for 6 trees (0.70 without).
+    var localRows: Int
+    private let localBins: UnsafeMutablePointer<UInt8>
+    /// Whether the node being grown lies in such a subtree (its `rowsOf` are local indices).
+    private var inLocal = false
     private var inBagRows = 1
     private let classOf: UnsafeMutablePointer<UInt16>
     private let weight: UnsafeMutablePointer<Int32>
     private let rowsOf: UnsafeMutablePointer<Int32>
     private let hist: UnsafeMutablePointer<Int32>
     private let binRows: UnsafeMutablePointer<Int32>
+    private let binMask: UnsafeMutablePointer<UInt64>
     private let keys: UnsafeMutablePointer<UInt64>
     /// `tagAt[i]` = class << 20 | weight of row `rowsOf[i]`, moved with it: the sweeps read
     /// class and weight sequentially, and only the feature column at random.
@@ -98,6 +109,8 @@ final class TreeBuilder {
     private let perm: UnsafeMutablePointer<Int32>
     private let leftCounts: UnsafeMutablePointer<Int32>
     private let nodeCounts: UnsafeMutablePointer<Int32>
+    /// Left-side class counts of the best split found so far.
+    private let bestLeft: UnsafeMutablePointer<Int32>
 
     init(data: TrainingSet, params: ForestParameters, table: UnsafePointer<Double>) {
         self.data = data
@@ -109,6 +122,8 @@ final class TreeBuilder {
         self.table = table
         bins = UnsafePointer(data.bins.baseAddress!)
         rowBins = UnsafePointer(data.rowBins.baseAddress!)
+        localRows = min(data.rows, max(64, (2 << 20) / max(1, data.features)))
+        localBins = .allocate(capacity: max(1, localRows * data.features))
         classOf = .allocate(capacity: n)
         for r in 0..<n { classOf[r] = data.classIndex[r] }
         weight = .allocate(capacity: n)
@@ -117,6 +132,8 @@ final class TreeBuilder {
         hist.initialize(repeating: 0, count: 256 * classes)
         binRows = .allocate(capacity: 256)
         binRows.initialize(repeating: 0, count: 256)
+        binMask = .allocate(capacity: 256)
+        binMask.initialize(repeating: 0, count: 256)
         keys = .allocate(capacity: n)
         spill = .allocate(capacity: n)
         tagAt = .allocate(capacity: n)
@@ -124,12 +141,13 @@ final class TreeBuilder {
         perm = .allocate(capacity: max(1, candidates.count))
         leftCounts = .allocate(capacity: classes)
         nodeCounts = .allocate(capacity: classes)
+        bestLeft = .allocate(capacity: classes)
     }
 
     deinit {
         classOf.deallocate(); weight.deallocate(); rowsOf.deallocate(); hist.deallocate()
         binRows.deallocate(); keys.deallocate(); spill.deallocate(); tagAt.deallocate(); spillTag.deallocate(); perm.deallocate(); leftCounts.deallocate()
-        nodeCounts.deallocate()
+        nodeCounts.deallocate(); bestLeft.deallocate(); binMask.deallocate(); localBins.deallocate()
     }
 
     /// Grows tree `treeIndex` (its random numbers depend only on the seed and this index).
@@ -194,20 +212,24 @@ final class TreeBuilder {
         tree.leafCounts.reserveCapacity(estimate / 2 * k)
 
         tree.feature.append(-1); tree.splitBin.append(0); tree.threshold.append(0); tree.child.append(-1)
-        var stack: [(start: Int32, end: Int32, depth: Int32, node: Int32, constants: Int32)] = [(0, Int32(m), 0, 0, 0)]
+        var stack: [(start: Int32, end: Int32, depth: Int32, node: Int32, constants: Int32, local: Bool)] = [(0, Int32(m), 0, 0, 0, false)]
         stack.reserveCapacity(128)
-        while let (s32, e32, depth32, node32, constants32) = stack.popLast() {
+        // The class counts of the nodes on the stack, K per entry: a child's counts come
+        // from its parent's split, so no node recounts its rows.
+        var pending = [Int32](repeating: 0, count: k)
+        pending.reserveCapacity(128 * k)
+        for i in 0..<m { pending[Int(tagAt[i] >> 20)] &+= Int32(tagAt[i] & 0xF_FFFF) }
+        while let (s32, e32, depth32, node32, constants32, local) = stack.popLast() {
+            inLocal = local
             let s = Int(s32), e = Int(e32), depth = Int(depth32), node = Int(node32)
             let count = e - s
-            // The node's weighted class counts.
-            nodeCounts.initialize(repeating: 0, count: k)
             var total: Int32 = 0
-            for i in s..<e {
-                let t = tagAt[i]
-                let w = Int32(t & 0xF_FFFF)
-                nodeCounts[Int(t >> 20)] &+= w
-                total &+= w
+            let base = pending.count - k
+            for c in 0..<k {
+                nodeCounts[c] = pending[base + c]
+                total &+= nodeCounts[c]
             }
+            pending.removeLast(k)
             var present = 0
             var aggTotal = 0.0
             for c in 0..<k where nodeCounts[c] > 0 {
@@ -217,6 +239,16 @@ final class TreeBuilder {
             var best = SplitChoice()
             var constants = Int(constants32)
             if depth < maxDepth && count >= minSplit && count >= 2 * minLeaf && present > 1 {
+                if !inLocal && count <= localRows && count * sparseBelow < inBagRows {
+                    // This subtree's rows from now on: copied once, read many times. (Dense
+                    // nodes keep reading columns, where neighbouring rows share cache lines.)
+                    let d = data.features
+                    for i in s..<e {
+                        (localBins + (i - s) * d).update(from: rowBins + Int(rowsOf[i]) * d, count: d)
+                        rowsOf[i] = Int32(i - s)
+                    }
+                    inLocal = true
+                }
                 (best, constants) = findSplit(s, e, total: total, aggTotal: aggTotal, minLeaf: minLeaf,
                                               knownConstants: constants, &rng, R.self)
             }
@@ -228,20 +260,21 @@ final class TreeBuilder {
             // Partition the node's rows, stably: rows stay in ascending order within every
             // node, so the split sweeps read each feature column front to back (prefetchable,
             // and neighbouring rows share cache lines) instead of jumping around it.
-            let col = bins + best.feature * n
+            let (col, stride) = binsOf(best.feature, rows: count)
             let lb = UInt8(best.leftBin)
+            // Branch-free: each row is written to both places and only one index advances
+            // (the direction of a split is a coin flip the branch predictor cannot learn).
             var i = s, moved = 0
+            let rowsOf = rowsOf, tagAt = tagAt, spill = spill, spillTag = spillTag
             for j in s..<e {
                 let r = rowsOf[j], t = tagAt[j]
-                if col[Int(r)] <= lb {
-                    rowsOf[i] = r
-                    tagAt[i] = t
-                    i += 1
-                } else {
-                    spill[moved] = r
-                    spillTag[moved] = t
-                    moved += 1
-                }
+                let left = col[Int(r) &* stride] <= lb ? 1 : 0
+                rowsOf[i] = r
+                tagAt[i] = t
+                spill[moved] = r
+                spillTag[moved] = t
+                i += left
+                moved += 1 - left
             }
             (rowsOf + i).update(from: spill, count: moved)
             (tagAt + i).update(from: spillTag, count: moved)
@@ -255,8 +288,10 @@ final class TreeBuilder {
                 tree.feature.append(-1); tree.splitBin.append(0); tree.threshold.append(0); tree.child.append(-1)
             }
             // Right pushed first so the left subtree is grown first (depth first).
-            stack.append((Int32(i), e32, depth32 + 1, Int32(left + 1), Int32(constants)))
-            stack.append((s32, Int32(i), depth32 + 1, Int32(left), Int32(constants)))
+            stack.append((Int32(i), e32, depth32 + 1, Int32(left + 1), Int32(constants), inLocal))
+            stack.append((s32, Int32(i), depth32 + 1, Int32(left), Int32(constants), inLocal))
+            for c in 0..<k { pending.append(nodeCounts[c] &- bestLeft[c]) }
+            for c in 0..<k { pending.append(bestLeft[c]) }
         }
         return tree
     }
@@ -293,6 +328,14 @@ final class TreeBuilder {
         case .entropy: run(EntropyRule.self)
         }
         return best
+    }
+
+    /// Where feature `f`'s bin of row `r` of a node of `rows` rows is: `col[r * stride]`.
+    @inline(__always)
+    private func binsOf(_ f: Int, rows: Int) -> (UnsafePointer<UInt8>, Int) {
+        if inLocal { return (UnsafePointer(localBins) + f, data.features) }
+        if rows * sparseBelow < inBagRows { return (rowBins + f, data.features) }
+        return (bins + f * n, 1)
     }
 
     /// Draws features at random, scikit-learn's way: `featuresPerNode` draws, constant
@@ -355,21 +398,37 @@ final class TreeBuilder {
     private func histogramSweep<R: ScoreRule>(_ f: Int, _ s: Int, _ e: Int, total: Int32, aggTotal: Double,
                                               minLeaf: Int, _ best: inout SplitChoice, _ rule: R.Type) -> Bool {
         let k = classes
-        let sparse = (e - s) * sparseBelow < inBagRows
-        let col = sparse ? rowBins + f : bins + f * n
-        let stride = sparse ? data.features : 1
+        let (col, stride) = binsOf(f, rows: e - s)
         var minBin = 255, maxBin = 0
-        for i in s..<e {
-            let b = Int(col[Int(rowsOf[i]) &* stride])
-            let t = tagAt[i]
-            hist[b &* k &+ Int(t >> 20)] &+= Int32(t & 0xF_FFFF)
-            binRows[b] &+= 1
-            minBin = min(minBin, b)
-            maxBin = max(maxBin, b)
+        // With at most 64 classes each bin also records which classes it holds, so the sweep
+        // visits those (usually one or two) instead of every class.
+        let masked = k <= 64
+        let hist = hist, binRows = binRows, binMask = binMask, rowsOf = rowsOf, tagAt = tagAt
+        if masked {
+            for i in s..<e {
+                let b = Int(col[Int(rowsOf[i]) &* stride])
+                let t = tagAt[i]
+                let c = Int(t >> 20)
+                hist[b &* k &+ c] &+= Int32(t & 0xF_FFFF)
+                binRows[b] &+= 1
+                binMask[b] |= 1 << UInt64(c)
+                minBin = min(minBin, b)
+                maxBin = max(maxBin, b)
+            }
+        } else {
+            for i in s..<e {
+                let b = Int(col[Int(rowsOf[i]) &* stride])
+                let t = tagAt[i]
+                hist[b &* k &+ Int(t >> 20)] &+= Int32(t & 0xF_FFFF)
+                binRows[b] &+= 1
+                minBin = min(minBin, b)
+                maxBin = max(maxBin, b)
+            }
         }
         if minBin == maxBin {
             for c in 0..<k { hist[minBin * k + c] = 0 }
             binRows[minBin] = 0
+            binMask[minBin] = 0
             return false
         }
         let count = e - s
@@ -384,15 +443,29 @@ final class TreeBuilder {
                 let score = R.score(aggL, wL, aggR, total &- wL, table)
                 if score > best.score {
                     best = SplitChoice(feature: f, leftBin: previous, rightBin: b, score: score)
+                    bestLeft.update(from: leftCounts, count: classes)
                 }
             }
             let row = hist + b &* k
-            for c in 0..<k {
-                let h = row[c]
-                if h != 0 {
+            if masked {
+                var present = binMask[b]
+                binMask[b] = 0
+                while present != 0 {
+                    let c = present.trailingZeroBitCount
+                    present &= present &- 1
+                    let h = row[c]
                     moveLeft(c, h, &aggL, &aggR, R.self)
                     wL &+= h
                     row[c] = 0
+                }
+            } else {
+                for c in 0..<k {
+                    let h = row[c]
+                    if h != 0 {
+                        moveLeft(c, h, &aggL, &aggR, R.self)
+                        wL &+= h
+                        row[c] = 0
+                    }
                 }
             }
             nL += rowsInBin
@@ -407,8 +480,7 @@ final class TreeBuilder {
     /// with the same updates as `histogramSweep`, so both give identical choices.
     private func sortedSweep<R: ScoreRule>(_ f: Int, _ s: Int, _ e: Int, total: Int32, aggTotal: Double,
                                            minLeaf: Int, _ best: inout SplitChoice, _ rule: R.Type) -> Bool {
-        let col = rowBins + f
-        let stride = data.features
+        let (col, stride) = binsOf(f, rows: e - s)
         let count = e - s
         for i in 0..<count {
             keys[i] = UInt64(col[Int(rowsOf[s + i]) &* stride]) << 32 | UInt64(tagAt[s + i])
@@ -426,6 +498,7 @@ final class TreeBuilder {
                 let score = R.score(aggL, wL, aggR, total &- wL, table)
                 if score > best.score {
                     best = SplitChoice(feature: f, leftBin: previous, rightBin: b, score: score)
+                    bestLeft.update(from: leftCounts, count: classes)
                 }
             }
             while j < count && Int(keys[j] >> 32) == b {

@@ -6,27 +6,14 @@
 public struct TreeRandom {
     private var s0, s1, s2, s3: UInt64
 
-    /// SplitMix64's step: a strong 64-bit mixer, used to spread nearby seeds far apart.
-    @inline(__always)
-    public static func splitMix64(_ state: inout UInt64) -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// The generator of tree `treeIndex` in a forest seeded with `seed`.
+    /// The generator of tree `treeIndex` in a forest seeded with `seed`: the state comes from
+    /// the project's SplitMix64 stream derived for (seed, tree index).
     public init(seed: UInt64, treeIndex: Int) {
-        var a = seed
-        let mixedSeed = TreeRandom.splitMix64(&a)
-        // Index and seed go through separate mixing rounds so (seed, i) and (seed', i') collide
-        // only by chance.
-        var b = mixedSeed ^ (UInt64(truncatingIfNeeded: treeIndex) &* 0xD1B5_4A32_D192_ED03)
-        s0 = TreeRandom.splitMix64(&b)
-        s1 = TreeRandom.splitMix64(&b)
-        s2 = TreeRandom.splitMix64(&b)
-        s3 = TreeRandom.splitMix64(&b)
+        var g = SplitMix64(seed: SplitMix64.derive(seed, UInt64(truncatingIfNeeded: treeIndex)))
+        s0 = g.next()
+        s1 = g.next()
+        s2 = g.next()
+        s3 = g.next()
     }
 
     @inline(__always)
