@@ -31,17 +31,17 @@ if decode=$(grove_tool mnist-decode); then
 fi
 if [[ -s $train ]] && fit=$(grove_tool pca-fit); then
     run_case "pca-fit 60k" grove "pca-fit -k 10" - "$REPEATS" mb=$mb60 -- \
-        "$fit" -k 10 "$train" -o "$SCRATCH/model.zmat" -f
+        "$fit" -k 10 "$train" -o "$SCRATCH/model.zmat"
 fi
 if [[ -s $train && -s $SCRATCH/model.zmat ]] && project=$(grove_tool pca-project); then
     run_case "pca-project 60k" grove "pca-project" - "$REPEATS" mb=$mb60 items=60000 unit=rows -- \
-        "$project" -m "$SCRATCH/model.zmat" "$train" -o "$SCRATCH/proj.zmat" -f
+        "$project" -m "$SCRATCH/model.zmat" "$train" -o "$SCRATCH/proj.zmat"
     if zmat=$(grove_tool zmat); then
         big="$SCRATCH/fashion-600k.zmat"
         if "$zmat" cat "$train" "$train" "$train" "$train" "$train" \
                 "$train" "$train" "$train" "$train" "$train" >"$big"; then
             run_case "pca-project 600k" grove "pca-project" - "$REPEATS_LONG" mb=$mb600 items=600000 unit=rows -- \
-                "$project" -m "$SCRATCH/model.zmat" "$big" -o "$SCRATCH/proj600k.zmat" -f
+                "$project" -m "$SCRATCH/model.zmat" "$big" -o "$SCRATCH/proj600k.zmat"
             # The same through a pipe, as a user chains it (stdin to stdout).
             run_case "pca-project 600k" grove "zmat cat | pca-project | zmat verify" - "$REPEATS_LONG" \
                 mb=$mb600 items=600000 unit=rows -- \

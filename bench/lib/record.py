@@ -53,6 +53,10 @@ def main():
             rec["stderr"] = open(stderr, errors="replace").read()[-2000:]
         except OSError:
             pass
+    try:
+        rec["load1"] = float(open("/proc/loadavg").read().split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
     rec["cmd"] = cmd
     print(json.dumps(rec))
 
