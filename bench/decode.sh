@@ -34,8 +34,8 @@ fi
 
 png_count=0 png_mb=0
 if [[ -n $png_dir ]]; then
-    png_count=$(find "$png_dir" -name '*.png' | wc -l)
-    png_mb=$(find "$png_dir" -name '*.png' -printf '%s\n' | awk '{s+=$1} END {printf "%.6f", s/1e6}')
+    png_count=$(find -L "$png_dir" -name '*.png' | wc -l)
+    png_mb=$(find -L "$png_dir" -name '*.png' -printf '%s\n' | awk '{s+=$1} END {printf "%.6f", s/1e6}')
 fi
 idx_mb=0
 [[ -n $fx ]] && idx_mb=$(stat -c '%s' "$fx" "$fy" | awk '{s+=$1} END {printf "%.6f", s/1e6}')
