@@ -60,6 +60,11 @@ if have_python_peers; then
         run_case "pca-fit 60k" peer "sklearn PCA(10) $solver" fit_s "$REPEATS" mb=$mb60 -- \
             "${PEER_ENV[@]}" "$VENV_PY" "$PEERS_DIR/pca_sklearn.py" --solver "$solver"
     done
+    # OpenBLAS's 2 spinning threads collapse when other jobs share the cores
+    # (0.2 s quiet, 6-8 s at load 4.5, against 0.55 s for one thread): this row
+    # keeps a fair peer number on a busy machine. Quote the faster of the two.
+    run_case "pca-fit 60k" peer "sklearn PCA(10) covariance_eigh, 1 BLAS thread" fit_s "$REPEATS" mb=$mb60 -- \
+        "${PEER_ENV[@]}" OPENBLAS_NUM_THREADS=1 "$VENV_PY" "$PEERS_DIR/pca_sklearn.py" --solver covariance_eigh
     run_case "pca-project 60k" peer "sklearn PCA.transform" transform_s "$REPEATS" \
         mb=$mb60 items=60000 unit=rows -- \
         "${PEER_ENV[@]}" "$VENV_PY" "$PEERS_DIR/pca_sklearn.py" --transform

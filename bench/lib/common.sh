@@ -39,6 +39,10 @@ bench_init() {
     [[ -x /usr/bin/time ]] || { note "needs GNU time (/usr/bin/time; apt-get install time)"; exit 1; }
     note "results: $RESULTS"
     note "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg) (timings are noisy on a shared machine)"
+    if awk -v n="$(nproc)" '{exit !($1 > n / 2)}' /proc/loadavg; then
+        note "WARNING: the machine is busy (load above half the cores): numbers will be noisy, and"
+        note "  multi-threaded peers (OpenBLAS, n_jobs=2) suffer more than single-threaded runs"
+    fi
 }
 
 # grove_tool NAME: prints the binary's path when it exists and is not the

@@ -47,6 +47,7 @@ def main():
     print("| benchmark | tool | runs | wall s | CPU s | timed s | peak RSS MiB | rate | accuracy "
           "| Grove/peer timed | Grove/peer wall | load |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    versus = []
     for bench, cases in groups.items():
         rows = []
         for (who, name), runs in cases.items():
@@ -71,6 +72,13 @@ def main():
                              cpu=med([r.get("cpu_s") for r in ok]), timed=timed,
                              rss=med([r.get("rss_mib") for r in ok]), rate=rate, acc=acc))
         grove = next((r for r in rows if r["who"] == "grove" and r["wall"]), None)
+        peers = [r for r in rows if r["who"] == "peer" and r["timed"]]
+        if grove and peers:
+            best = min(peers, key=lambda r: r["timed"])
+            versus.append(f"- {bench}: {grove['name']} {fmt(grove['timed'])} s; fastest peer "
+                          f"{best['name']} {fmt(best['timed'])} s (timed); Grove/peer "
+                          f"{grove['timed'] / best['timed']:.2f}, "
+                          f"Grove speed-up {best['timed'] / grove['timed']:.1f}x")
         for r in rows:
             rt = rw = "-"
             if grove and r["who"] == "peer" and r["timed"] and r["wall"]:
@@ -81,6 +89,9 @@ def main():
             print(f"| {bench} | {name} | {r['status']} | {fmt(r['wall'])} | {fmt(r['cpu'])} | "
                   f"{fmt(r['timed'])} | {fmt(r['rss'])} | {r['rate'] or '-'} | {acc} | {rt} | {rw} | "
                   f"{fmt(r['load'], 2)} |")
+    if versus:
+        print("\nAgainst the fastest peer (Grove whole process vs the peer's timed section):\n")
+        print("\n".join(versus))
 
 
 if __name__ == "__main__":

@@ -261,7 +261,6 @@ def main():
         pool.shutdown()
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
-    import cv2
     report(peer=f"original-workflow-{args.engine}", opencv=cv2.__version__,
            train_images=train_count, test_images=int(test.shape[0]), size=args.size,
            shards=args.shards, forests=len(jobs), trees=len(jobs) * RTREES["trees"],
