@@ -54,7 +54,9 @@ grove_tool() {
         note "skip Grove $1: $bin not built (make build, or set GROVE_BIN)"
         return 1
     fi
-    if "$bin" --help 2>&1 | grep -q 'Not built yet'; then
+    local help
+    help=$("$bin" --help 2>&1 || true)
+    if [[ $help == *"Not built yet"* ]]; then
         note "skip Grove $1: $bin is still a stub"
         return 1
     fi
