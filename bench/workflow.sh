@@ -87,7 +87,11 @@ if ((grove_dag)); then
     make -C "$REPO_DIR" build >/dev/null
     # A fresh OUT per run, so every run trains (the DAG is incremental).
     name="make run"
-    if ((${#make_args[@]})); then name+=" ${make_args[*]}"; fi
+    if [[ ${FASHION:-0} == 1 ]]; then
+        name+=" (Fashion 60k/10k IDX, PCA=$SHARDS RF=$TASKS)"
+    elif ((${#make_args[@]})); then
+        name+=" ${make_args[*]}"
+    fi
     run_case "ml-training DAG" grove "$name" - "$REPEATS" items="$images" unit=images -- \
         bash -c 'rm -rf "$1" && make -s -C "$2" run OUT="$1" "${@:3}"' _ \
         "$SCRATCH/out" "$REPO_DIR" "${make_args[@]}"
@@ -97,6 +101,14 @@ if ((grove_dag)); then
         run_case "ml-training DAG" grove "make -j$(nproc) dag" - "$REPEATS" items="$images" unit=images -- \
             bash -c 'rm -rf "$1" && make -s -j"$3" -C "$2" dag OUT="$1" "${@:4}"' _ \
             "$SCRATCH/out" "$REPO_DIR" "$(nproc)" "${make_args[@]}"
+    fi
+    # The original's shape, like for like with the peers: each shard fits its
+    # own PCA, each task trains 100 trees with RTrees' settings on its chunk.
+    if grep -qs "RF_DATA" "$REPO_DIR"/pipelines/*.mk; then
+        original=(TREES=100 RF_DATA=chunk PCA_MODE=shard "TREE_FLAGS=--preset opencv")
+        run_case "ml-training DAG" grove "make run ${original[*]}" - "$REPEATS" items="$images" unit=images -- \
+            bash -c 'rm -rf "$1" && make -s -C "$2" run OUT="$1" "${@:3}"' _ \
+            "$SCRATCH/out" "$REPO_DIR" "${make_args[@]}" "${original[@]}"
     fi
     # What make run spends checking that the build is current (part of the
     # first row when run depends on build).
