@@ -34,8 +34,8 @@ fi
 
 png_count=0 png_mb=0
 if [[ -n $png_dir ]]; then
-    png_count=$(find "$png_dir" -name '*.png' | wc -l)
-    png_mb=$(find "$png_dir" -name '*.png' -printf '%s\n' | awk '{s+=$1} END {printf "%.6f", s/1e6}')
+    png_count=$(find -L "$png_dir" -name '*.png' | wc -l)
+    png_mb=$(find -L "$png_dir" -name '*.png' -printf '%s\n' | awk '{s+=$1} END {printf "%.6f", s/1e6}')
 fi
 idx_mb=0
 [[ -n $fx ]] && idx_mb=$(stat -c '%s' "$fx" "$fy" | awk '{s+=$1} END {printf "%.6f", s/1e6}')
@@ -45,7 +45,7 @@ if [[ -n $png_dir ]]; then
     if decode=$(grove_tool mnist-decode); then
         run_case "decode png 2k" grove "mnist-decode DIR" - "$REPEATS" \
             mb="$png_mb" items="$png_count" unit=images -- \
-            "$decode" "$png_dir" -o "$SCRATCH/mnist2k.zmat" -f
+            "$decode" "$png_dir" -o "$SCRATCH/mnist2k.zmat"
     fi
     if have_python_peers; then
         # "seconds" is the decode loop inside Python; the wall adds the
@@ -59,7 +59,7 @@ if [[ -n $fx ]]; then
     if decode=$(grove_tool mnist-decode); then
         run_case "decode idx 60k" grove "mnist-decode IDX.gz" - "$REPEATS" \
             mb="$idx_mb" items=60000 unit=images -- \
-            "$decode" "$fx" "$fy" -o "$SCRATCH/fashion.zmat" -f
+            "$decode" "$fx" "$fy" -o "$SCRATCH/fashion.zmat"
     fi
     if have_python_peers; then
         run_case "decode idx 60k" peer "numpy gzip+frombuffer" seconds "$REPEATS" \
@@ -69,15 +69,17 @@ if [[ -n $fx ]]; then
 fi
 
 # ---- zmat encode/decode ----------------------------------------------------
+# The first Grove row of a group is the one the ratios use: `zmat verify`
+# (decode + checksum, nothing written) for decoding.
 # Raw bytes: the Fashion pixels as .npy (from zmat convert when Grove works,
 # else from the peer cache), 60000 x 784 uint8 = 47.04 MB.
 raw_mb=47.04
 raw_npy=""
 if zmat=$(grove_tool zmat) && [[ -s $SCRATCH/fashion.zmat ]]; then
-    run_case "zmat decode 60k" grove "zmat convert .zmat -> .npy" - "$REPEATS" mb=$raw_mb -- \
-        "$zmat" convert "$SCRATCH/fashion.zmat" -o "$SCRATCH/raw.npy" -f
     run_case "zmat decode 60k" grove "zmat verify" - "$REPEATS" mb=$raw_mb -- \
         "$zmat" verify "$SCRATCH/fashion.zmat"
+    run_case "zmat decode 60k" grove "zmat convert .zmat -> .npy" - "$REPEATS" mb=$raw_mb -- \
+        "$zmat" convert "$SCRATCH/fashion.zmat" -o "$SCRATCH/raw.npy"
     [[ -s $SCRATCH/raw.npy ]] && raw_npy="$SCRATCH/raw.npy"
 fi
 if [[ -z $raw_npy && -s $CACHE_DIR/fashion-raw-train-X.npy ]]; then
@@ -86,7 +88,7 @@ fi
 if [[ -n $raw_npy ]]; then
     if zmat=$(grove_tool zmat); then
         run_case "zmat encode 60k" grove "zmat convert .npy -> .zmat" - "$REPEATS" mb=$raw_mb -- \
-            "$zmat" convert "$raw_npy" -o "$SCRATCH/enc.zmat" -f
+            "$zmat" convert "$raw_npy" -o "$SCRATCH/enc.zmat"
         if [[ -s $SCRATCH/enc.zmat ]]; then
             run_case "zmat decode 60k" grove "zmat cat (re-stream)" - "$REPEATS" mb=$raw_mb -- \
                 "$zmat" cat "$SCRATCH/enc.zmat"

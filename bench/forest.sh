@@ -12,7 +12,7 @@
 # Features: peers read bench/.cache (raw pixels; PCA-10 from scikit-learn fitted
 # on the training rows, written once by bench/peers/common.py); Grove makes its
 # own with mnist-decode | pca-fit | pca-project (equal to scikit-learn's within
-# 1e-4, issue 3). Goals: PCA-10 >= 10x faster than the fastest peer; raw >= 5x
+# 1e-4, issue 3), or with GROVE_FEATURES=shared read the peers' files. Goals: PCA-10 >= 10x faster than the fastest peer; raw >= 5x
 # with peak RSS <= 1/3 of scikit-learn's; predicting 10k rows < 0.1 s.
 # Accuracy goals: Fashion raw >= 0.872, PCA-10 >= 0.817; MNIST 2k/3k raw >= 0.915,
 # PCA-10 >= 0.845. Markdown on stdout, raw runs in bench/results/.
@@ -29,8 +29,20 @@ ranger_ok=0
 if have_ranger; then ranger_ok=1; fi
 
 # grove_inputs DATASET: $SCRATCH/<d>-{raw,pca10}-{train,test}.zmat, or nothing.
+# GROVE_FEATURES=shared feeds Grove the peers' cached .npy features instead
+# (zmat convert X.npy --labels-from y.npy), the very same numbers.
 grove_inputs() {
-    local d=$1 decode fit project
+    local d=$1 decode fit project zmat f split
+    if [[ ${GROVE_FEATURES:-own} == shared ]]; then
+        zmat=$(grove_tool zmat) && have_python_peers || return 1
+        for f in raw pca10; do
+            for split in train test; do
+                "$zmat" convert "$CACHE_DIR/$d-$f-$split-X.npy" --labels-from "$CACHE_DIR/$d-$f-$split-y.npy" \
+                    -o "$SCRATCH/$d-$f-$split.zmat" || return 1
+            done
+        done
+        return 0
+    fi
     decode=$(grove_tool mnist-decode) && fit=$(grove_tool pca-fit) && project=$(grove_tool pca-project) \
         || return 1
     if [[ $d == fashion ]]; then
@@ -67,11 +79,11 @@ for d in $DATASETS; do
         predict_group="predict $label $f"
         if ((grove_ok)) && tree=$(grove_tool rf-tree); then
             run_case "$train_group" grove "rf-tree --trees 100 --threads 2" - "$n" items=$train_rows unit=rows -- \
-                "$tree" "$SCRATCH/$d-$f-train.zmat" --trees 100 --threads 2 --seed 1 -o "$SCRATCH/forest.zmat" -f
+                "$tree" "$SCRATCH/$d-$f-train.zmat" --trees 100 --threads 2 --seed 1 -o "$SCRATCH/forest.zmat"
             if [[ -s $SCRATCH/forest.zmat ]]; then
                 if predict=$(grove_tool rf-predict); then
                     run_case "$predict_group" grove "rf-predict" - "$REPEATS" items=$test_rows unit=rows -- \
-                        "$predict" -m "$SCRATCH/forest.zmat" "$SCRATCH/$d-$f-test.zmat" -o "$SCRATCH/pred.zmat" -f
+                        "$predict" -m "$SCRATCH/forest.zmat" "$SCRATCH/$d-$f-test.zmat" -o "$SCRATCH/pred.zmat"
                 fi
                 if eval_=$(grove_tool rf-eval); then
                     run_case "$predict_group" grove "rf-eval (accuracy)" - 1 -- \

@@ -31,17 +31,17 @@ if decode=$(grove_tool mnist-decode); then
 fi
 if [[ -s $train ]] && fit=$(grove_tool pca-fit); then
     run_case "pca-fit 60k" grove "pca-fit -k 10" - "$REPEATS" mb=$mb60 -- \
-        "$fit" -k 10 "$train" -o "$SCRATCH/model.zmat" -f
+        "$fit" -k 10 "$train" -o "$SCRATCH/model.zmat"
 fi
 if [[ -s $train && -s $SCRATCH/model.zmat ]] && project=$(grove_tool pca-project); then
     run_case "pca-project 60k" grove "pca-project" - "$REPEATS" mb=$mb60 items=60000 unit=rows -- \
-        "$project" -m "$SCRATCH/model.zmat" "$train" -o "$SCRATCH/proj.zmat" -f
+        "$project" -m "$SCRATCH/model.zmat" "$train" -o "$SCRATCH/proj.zmat"
     if zmat=$(grove_tool zmat); then
         big="$SCRATCH/fashion-600k.zmat"
         if "$zmat" cat "$train" "$train" "$train" "$train" "$train" \
                 "$train" "$train" "$train" "$train" "$train" >"$big"; then
             run_case "pca-project 600k" grove "pca-project" - "$REPEATS_LONG" mb=$mb600 items=600000 unit=rows -- \
-                "$project" -m "$SCRATCH/model.zmat" "$big" -o "$SCRATCH/proj600k.zmat" -f
+                "$project" -m "$SCRATCH/model.zmat" "$big" -o "$SCRATCH/proj600k.zmat"
             # The same through a pipe, as a user chains it (stdin to stdout).
             run_case "pca-project 600k" grove "zmat cat | pca-project | zmat verify" - "$REPEATS_LONG" \
                 mb=$mb600 items=600000 unit=rows -- \
@@ -60,6 +60,11 @@ if have_python_peers; then
         run_case "pca-fit 60k" peer "sklearn PCA(10) $solver" fit_s "$REPEATS" mb=$mb60 -- \
             "${PEER_ENV[@]}" "$VENV_PY" "$PEERS_DIR/pca_sklearn.py" --solver "$solver"
     done
+    # OpenBLAS's 2 spinning threads collapse when other jobs share the cores
+    # (0.2 s quiet, 6-8 s at load 4.5, against 0.55 s for one thread): this row
+    # keeps a fair peer number on a busy machine. Quote the faster of the two.
+    run_case "pca-fit 60k" peer "sklearn PCA(10) covariance_eigh, 1 BLAS thread" fit_s "$REPEATS" mb=$mb60 -- \
+        "${PEER_ENV[@]}" OPENBLAS_NUM_THREADS=1 "$VENV_PY" "$PEERS_DIR/pca_sklearn.py" --solver covariance_eigh
     run_case "pca-project 60k" peer "sklearn PCA.transform" transform_s "$REPEATS" \
         mb=$mb60 items=60000 unit=rows -- \
         "${PEER_ENV[@]}" "$VENV_PY" "$PEERS_DIR/pca_sklearn.py" --transform

@@ -9,6 +9,7 @@
 #   PEERS=0    Grove only; GROVE=0 peers only
 # shellcheck shell=bash
 
+LC_NUMERIC=C  # EPOCHREALTIME with a "." decimal point
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 REPO_DIR=$(cd "$BENCH_DIR/.." && pwd)
 GROVE_BIN=${GROVE_BIN:-.build/release}
@@ -38,6 +39,10 @@ bench_init() {
     [[ -x /usr/bin/time ]] || { note "needs GNU time (/usr/bin/time; apt-get install time)"; exit 1; }
     note "results: $RESULTS"
     note "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg) (timings are noisy on a shared machine)"
+    if awk -v n="$(nproc)" '{exit !($1 > n / 2)}' /proc/loadavg; then
+        note "WARNING: the machine is busy (load above half the cores): numbers will be noisy, and"
+        note "  multi-threaded peers (OpenBLAS, n_jobs=2) suffer more than single-threaded runs"
+    fi
 }
 
 # grove_tool NAME: prints the binary's path when it exists and is not the
@@ -49,7 +54,9 @@ grove_tool() {
         note "skip Grove $1: $bin not built (make build, or set GROVE_BIN)"
         return 1
     fi
-    if "$bin" --help 2>&1 | grep -q 'Not built yet'; then
+    local help
+    help=$("$bin" --help 2>&1 || true)
+    if [[ $help == *"Not built yet"* ]]; then
         note "skip Grove $1: $bin is still a stub"
         return 1
     fi
@@ -92,12 +99,16 @@ run_case() {
     local extras=()
     while [[ $1 != -- ]]; do extras+=("$1"); shift; done
     shift
-    local i rc out="$SCRATCH/run.out" err="$SCRATCH/run.err" tim="$SCRATCH/run.time"
+    local i rc t0 t1 out="$SCRATCH/run.out" err="$SCRATCH/run.err" tim="$SCRATCH/run.time"
     for ((i = 1; i <= n; i++)); do
         rc=0
+        # Wall from bash's microsecond clock (GNU time's %e has 10 ms steps);
+        # CPU and peak RSS from GNU time.
+        t0=$EPOCHREALTIME
         /usr/bin/time -f '%e %U %S %M' -o "$tim" "$@" >"$out" 2>"$err" || rc=$?
+        t1=$EPOCHREALTIME
         python3 "$BENCH_DIR/lib/record.py" "$bench" "$who" "$name" "$key" "$i" "$rc" \
-            "$tim" "$out" "$err" "${extras[@]}" -- "$@" >>"$RESULTS"
+            "$tim" "$out" "$err" "${extras[@]}" "wall_us=$(( ${t1/./} - ${t0/./} ))" -- "$@" >>"$RESULTS"
         if ((rc != 0)); then
             note "$name failed (exit $rc): $(tail -n 3 "$err" | tr '\n' ' ')"
             break

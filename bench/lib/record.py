@@ -31,6 +31,9 @@ def main():
         rec.update(wall_s=float(wall), cpu_s=float(user) + float(sys_), rss_mib=int(rss) / 1024)
     except (OSError, IndexError, ValueError):
         pass
+    wall_us = rec.pop("wall_us", None)
+    if wall_us is not None and "wall_s" in rec:
+        rec["wall_s"] = wall_us / 1e6  # bash's clock, finer than GNU time's
     inner = {}
     try:
         text = open(stdout, errors="replace").read()
@@ -53,6 +56,10 @@ def main():
             rec["stderr"] = open(stderr, errors="replace").read()[-2000:]
         except OSError:
             pass
+    try:
+        rec["load1"] = float(open("/proc/loadavg").read().split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
     rec["cmd"] = cmd
     print(json.dumps(rec))
 

@@ -10,7 +10,8 @@ from the timed section) and the accuracy. Ratios are Grove/peer on the
 medians, within one benchmark group: below 1 means Grove is faster. "timed"
 compares Grove's whole process with the peer's in-process time (the peer's
 interpreter start and data loading excluded: the harder comparison for
-Grove); "wall" compares whole processes.
+Grove); "wall" compares whole processes. "load" is the median 1-minute load
+average at the end of the runs (2 cores: above 2, other jobs competed).
 """
 
 import json
@@ -44,8 +45,9 @@ def main():
 
     print(f"Results: `{path}`\n")
     print("| benchmark | tool | runs | wall s | CPU s | timed s | peak RSS MiB | rate | accuracy "
-          "| Grove/peer timed | Grove/peer wall |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "| Grove/peer timed | Grove/peer wall | load |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    versus = []
     for bench, cases in groups.items():
         rows = []
         for (who, name), runs in cases.items():
@@ -65,18 +67,31 @@ def main():
             acc = med([r.get("inner", {}).get("accuracy") for r in ok])
             status = f"{len(ok)}/{len(runs)}" if len(ok) == len(runs) else \
                 f"{len(ok)}/{len(runs)} (exit {runs[-1].get('rc')})"
-            rows.append(dict(who=who, name=name, status=status, wall=wall,
+            load = med([r.get("load1") for r in ok])
+            rows.append(dict(who=who, name=name, status=status, wall=wall, load=load,
                              cpu=med([r.get("cpu_s") for r in ok]), timed=timed,
                              rss=med([r.get("rss_mib") for r in ok]), rate=rate, acc=acc))
         grove = next((r for r in rows if r["who"] == "grove" and r["wall"]), None)
+        peers = [r for r in rows if r["who"] == "peer" and r["timed"]]
+        if grove and peers:
+            best = min(peers, key=lambda r: r["timed"])
+            versus.append(f"- {bench}: {grove['name']} {fmt(grove['timed'])} s; fastest peer "
+                          f"{best['name']} {fmt(best['timed'])} s (timed); Grove/peer "
+                          f"{grove['timed'] / best['timed']:.2f}, "
+                          f"Grove speed-up {best['timed'] / grove['timed']:.1f}x")
         for r in rows:
             rt = rw = "-"
             if grove and r["who"] == "peer" and r["timed"] and r["wall"]:
                 rt = f"{grove['timed'] / r['timed']:.2f}"
                 rw = f"{grove['wall'] / r['wall']:.2f}"
             acc = f"{r['acc']:.4f}" if r["acc"] is not None else "-"
-            print(f"| {bench} | {r['name']} | {r['status']} | {fmt(r['wall'])} | {fmt(r['cpu'])} | "
-                  f"{fmt(r['timed'])} | {fmt(r['rss'])} | {r['rate'] or '-'} | {acc} | {rt} | {rw} |")
+            name = r["name"].replace("|", "\\|")
+            print(f"| {bench} | {name} | {r['status']} | {fmt(r['wall'])} | {fmt(r['cpu'])} | "
+                  f"{fmt(r['timed'])} | {fmt(r['rss'])} | {r['rate'] or '-'} | {acc} | {rt} | {rw} | "
+                  f"{fmt(r['load'], 2)} |")
+    if versus:
+        print("\nAgainst the fastest peer (Grove whole process vs the peer's timed section):\n")
+        print("\n".join(versus))
 
 
 if __name__ == "__main__":

@@ -3,8 +3,11 @@ Grove's `make run`: partition -> N x PCA -> M x random forest -> validate.
 
     python original_workflow.py TRAIN_DIR TEST_DIR [--engine opencv|sklearn]
         [--shards 2] [--tasks 8] [--size 64] [--jobs 2] [--seed 0]
+    python original_workflow.py TRAIN.idx.gz TEST.idx.gz --train-labels L.gz --test-labels L.gz ...
 
-TRAIN_DIR and TEST_DIR are ImageFolders of PNGs (`<label>/<name>.png`).
+TRAIN_DIR and TEST_DIR are ImageFolders of PNGs (`<label>/<name>.png`), or
+IDX image files (MNIST/Fashion-MNIST, raw or gz) with their label files, for
+the larger runs (Fashion-MNIST 60k/10k).
 Prints one JSON line: per-stage wall seconds, whole in-process wall, number of
 forests and trees, accuracy on TEST_DIR. The driver adds whole-process wall
 and CPU time.
@@ -48,7 +51,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
-from common import report
+from common import read_idx, report
 
 RTREES = dict(max_depth=10, min_sample_count=5, regression_accuracy=0.01,
               max_categories=15, trees=100)
@@ -80,6 +83,36 @@ def load_images(paths, size):
     return data, np.array(labels, dtype=np.int32)
 
 
+def load_spec(spec, size):
+    """Rows of one shard: ("png", paths) or ("idx", images, labels, indices).
+    Each stage function loads its own shard, as each function of the
+    original fetches its own images."""
+    if spec[0] == "png":
+        return load_images(spec[1], size)
+    import cv2
+    _, images, labels, indices = spec
+    X = read_idx(images)[indices]
+    y = read_idx(labels)[indices].astype(np.int32)
+    side = int(round(X.shape[1] ** 0.5))
+    if size != side:
+        X = np.vstack([cv2.resize(row.reshape(side, side), (size, size)).reshape(1, -1) for row in X])
+    return X.astype(np.float32), y
+
+
+def partition(path, labels, seed, shards):
+    """Seeded shuffle, then round-robin into shards (see the module doc)."""
+    if os.path.isdir(path):
+        paths = list_images(path)
+        order = np.random.default_rng(seed).permutation(len(paths))
+        shuffled = [paths[i] for i in order]
+        return [("png", shuffled[s::shards]) for s in range(shards)], len(paths)
+    if not labels:
+        raise SystemExit(f"{path}: an IDX image file needs its label file (--train-labels/--test-labels)")
+    n = len(read_idx(labels))
+    order = np.random.default_rng(seed).permutation(n)
+    return [("idx", path, labels, order[s::shards]) for s in range(shards)], n
+
+
 def _init_worker(threads):
     """One thread per worker when workers share the cores: OpenCV's pool and
     OpenBLAS's spinning threads would otherwise oversubscribe them."""
@@ -92,8 +125,8 @@ def _init_worker(threads):
 
 # ---- Stage functions (run in worker processes; talk through files) -----------
 
-def pca_stage(shard, paths, tasks, size, engine, workdir):
-    data, labels = load_images(paths, size)
+def pca_stage(shard, spec, tasks, size, engine, workdir):
+    data, labels = load_spec(spec, size)
     if engine == "opencv":
         import cv2
         mean, vectors, _ = cv2.PCACompute2(data, mean=None, maxComponents=10)
@@ -161,8 +194,10 @@ def forest_votes(engine, shard, task, test, workdir, classes):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("train_dir")
-    ap.add_argument("test_dir")
+    ap.add_argument("train_dir", help="ImageFolder of PNGs, or an IDX image file")
+    ap.add_argument("test_dir", help="ImageFolder of PNGs, or an IDX image file")
+    ap.add_argument("--train-labels", help="IDX label file for an IDX train_dir")
+    ap.add_argument("--test-labels", help="IDX label file for an IDX test_dir")
     ap.add_argument("--engine", choices=["opencv", "sklearn"], default="opencv")
     ap.add_argument("--shards", type=int, default=2, help="PCA functions (default 2)")
     ap.add_argument("--tasks", type=int, default=8, help="tree tasks in all (default 8)")
@@ -190,10 +225,7 @@ def main():
                                initargs=(1 if args.jobs > 1 else 0,))
     try:
         t = time.perf_counter()
-        paths = list_images(args.train_dir)
-        order = np.random.default_rng(args.seed).permutation(len(paths))
-        shuffled = [paths[i] for i in order]
-        shards = [shuffled[s::args.shards] for s in range(args.shards)]
+        shards, train_count = partition(args.train_dir, args.train_labels, args.seed, args.shards)
         stages["partition_s"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -210,7 +242,13 @@ def main():
         stages["rf_s"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        test, truth = load_images(list_images(args.test_dir), args.size)
+        if os.path.isdir(args.test_dir):
+            test, truth = load_images(list_images(args.test_dir), args.size)
+        else:
+            if not args.test_labels:
+                raise SystemExit(f"{args.test_dir}: an IDX image file needs --test-labels")
+            n = len(read_idx(args.test_labels))
+            test, truth = load_spec(("idx", args.test_dir, args.test_labels, np.arange(n)), args.size)
         classes = int(max(truth.max(), 9)) + 1
         votes = np.zeros((test.shape[0], classes))
         for v in pool.map(forest_votes, [args.engine] * len(jobs), [j[0] for j in jobs],
@@ -223,11 +261,10 @@ def main():
         pool.shutdown()
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
-    import cv2
     report(peer=f"original-workflow-{args.engine}", opencv=cv2.__version__,
-           train_images=len(paths), test_images=int(test.shape[0]), size=args.size,
+           train_images=train_count, test_images=int(test.shape[0]), size=args.size,
            shards=args.shards, forests=len(jobs), trees=len(jobs) * RTREES["trees"],
-           rows_per_forest=len(paths) // args.tasks, jobs=args.jobs,
+           rows_per_forest=train_count // args.tasks, jobs=args.jobs,
            rf_params="sklearn-defaults" if args.sklearn_defaults and args.engine == "sklearn"
            else "opencv-original", **stages, wall_s=time.perf_counter() - start,
            accuracy=accuracy)

@@ -14,7 +14,6 @@ pca-project's throughput), block by block so memory stays bounded.
 
 import argparse
 
-import numpy as np
 from sklearn.decomposition import PCA
 
 from common import Timer, blas_info, fashion_idx_paths, read_idx, report
