@@ -278,6 +278,41 @@ final class ForestSplitOracleTests: XCTestCase {
     func testEntropyFloatFeatures() throws { try check(criterion: .entropy, uint8: false, seed: 13) }
     func testEntropyByteFeatures() throws { try check(criterion: .entropy, uint8: true, seed: 14) }
 
+    func testManyClassesUseTheUnmaskedSweep() throws {
+        // More than 64 classes: the histogram sweep visits every class of a bin.
+        var rng = TestRandom(state: 21)
+        let n = 500, d = 3
+        var flat = [Float](), labels = [Int]()
+        var columns = [[Double]](repeating: [], count: d)
+        for _ in 0..<n {
+            let row = (0..<d).map { _ in Float(rng.below(40)) }
+            flat += row
+            for f in 0..<d { columns[f].append(Double(row[f])) }
+            labels.append((Int(row[0]) * 2 + rng.below(3)) % 80)
+        }
+        let data = try TrainingSet.make(ForestFixtures.matrix(flat, columns: d, labels: labels.map { Int32($0) }))
+        XCTAssertGreaterThan(data.classes.count, 64)
+        // Class indices, as the oracle counts classes by index.
+        let index = Dictionary(uniqueKeysWithValues: data.classes.enumerated().map { ($0.element, $0.offset) })
+        let classOf = labels.map { index[Int32($0)]! }
+        for criterion in SplitCriterion.allCases {
+            var params = ForestParameters()
+            params.criterion = criterion
+            let trainer = try ForestTrainer(data: data, params: params)
+            let rows = Array(0..<n)
+            let weights = rows.map { _ in 1 + rng.below(2) }
+            var w = [Int](repeating: 0, count: n)
+            for r in rows { w[r] = weights[r] }
+            let expected = Self.oracle(values: columns, labels: classOf, weights: w, rows: rows, classes: data.classes.count,
+                                       criterion: criterion, minLeaf: 1).compactMap { $0 }.map(\.0).max()!
+            for sorted in [false, true] {
+                let got = try XCTUnwrap(trainer.bestSplit(rows: rows.map { Int32($0) }, weights: weights.map { Int32($0) },
+                                                          features: Array(0..<d), sorted: sorted))
+                XCTAssertEqual(got.decrease, expected, accuracy: 1e-9 * expected, "\(criterion) sorted \(sorted)")
+            }
+        }
+    }
+
     func testQuantileBinsKeepOrderAndEqualValuesTogether() throws {
         // 1000 distinct values: 256 bins of about equal size, ascending, a value in exactly one.
         var rng = TestRandom(state: 3)
