@@ -352,6 +352,42 @@ final class ForestDeterminismTests: XCTestCase {
         }
     }
 
+    func testFastPathsDoNotChangeTrees() throws {
+        // Histogram vs sorted keys, columns vs rows, local copies or not: the same trees.
+        var rng = TestRandom(state: 31)
+        var values = [UInt8](), labels = [Int32]()
+        for _ in 0..<3000 {
+            let row = (0..<24).map { _ in UInt8(rng.below(64) * (rng.below(3) == 0 ? 0 : 4)) }
+            values += row
+            labels.append(Int32((Int(row[1]) + Int(row[7]) + rng.below(100)) / 120))
+        }
+        let data = try TrainingSet.make(ForestFixtures.matrix(values, columns: 24, labels: labels))
+        for criterion in SplitCriterion.allCases {
+            var params = ForestParameters()
+            params.criterion = criterion
+            params.minSamplesLeaf = criterion == .gini ? 1 : 2
+            var reference: [TrainedTree]?
+            for (sortBelow, sparseBelow, localBytes) in [(32, 16, 2 << 20), (0, 1, 0), (1 << 30, 1 << 30, 0), (1 << 30, 1 << 30, 1 << 30), (64, 4, 4096)] {
+                var trainer = try ForestTrainer(data: data, params: params)
+                trainer.tuning.sortBelow = sortBelow
+                trainer.tuning.sparseBelow = sparseBelow
+                trainer.tuning.localBytes = localBytes
+                let trees = trainer.train(indices: 0..<4, threads: 2)
+                if let reference {
+                    for (a, b) in zip(reference, trees) {
+                        XCTAssertEqual(a.feature, b.feature, "\(criterion) \(sortBelow) \(sparseBelow) \(localBytes)")
+                        XCTAssertEqual(a.threshold, b.threshold)
+                        XCTAssertEqual(a.child, b.child)
+                        XCTAssertEqual(a.leafCounts, b.leafCounts)
+                    }
+                } else {
+                    reference = trees
+                    XCTAssertGreaterThan(trees[0].nodeCount, 50)
+                }
+            }
+        }
+    }
+
     func testTreesDependOnTheirIndexNotOnTheirCompany() throws {
         let data = try data()
         var params = ForestParameters()

@@ -1,3 +1,16 @@
+/// Where the tree builder switches between its equivalent paths. None of these change a
+/// single tree (tests train with extreme values and compare); they only move time around.
+public struct ForestTuning: Sendable {
+    /// Nodes with fewer rows sort keys instead of filling a histogram.
+    public var sortBelow = 32
+    /// Nodes with less than 1/sparseBelow of the tree's rows read row-major bins.
+    public var sparseBelow = 16
+    /// Sparse subtrees whose rows' bins fit in this many bytes copy them locally (0: never).
+    public var localBytes = 2 << 20
+
+    public init() {}
+}
+
 /// One trained classification tree as flat parallel node arrays.
 ///
 /// Node 0 is the root and children always come after their parent. An internal node's
@@ -85,20 +98,20 @@ final class TreeBuilder {
     let table: UnsafePointer<Double>
     /// Nodes with fewer rows than this sort their (bin, class) keys instead of filling a
     /// bins x classes histogram: the sweep over 256 bins would cost more than the rows.
-    var sortBelow = 32
+    let sortBelow: Int
 
     private let bins: UnsafePointer<UInt8>
     private let rowBins: UnsafePointer<UInt8>
     /// A node holding less than 1/`sparseBelow` of the tree's rows reads bins row-major (see
     /// `TrainingSet.rowBins`); bigger nodes read the feature's column, where consecutive
     /// rows share cache lines. Measured on Fashion-MNIST (8 and 32 were within 5 %).
-    var sparseBelow = 16
+    let sparseBelow: Int
     /// Subtrees of at most this many rows copy their rows' bins into `localBins` (row-major,
     /// 2 MiB: fits the last-level cache share of a core) when they start, and read only that
     /// copy: deep nodes then hit the cache instead of fetching scattered rows of the whole
     /// training set from memory. Measured on Fashion-MNIST pixels: 0.5, 2, 4 and 16 MiB took
     /// 0.66, 0.59, 0.61 and 0.69 s for 6 trees (0.70 without).
-    var localRows: Int
+    let localRows: Int
     private let localBins: UnsafeMutablePointer<UInt8>
     /// Whether the node being grown lies in such a subtree (its `rowsOf` are local indices).
     private var inLocal = false
@@ -121,7 +134,9 @@ final class TreeBuilder {
     /// Left-side class counts of the best split found so far.
     private let bestLeft: UnsafeMutablePointer<Int32>
 
-    init(data: TrainingSet, params: ForestParameters, table: UnsafePointer<Double>) {
+    init(data: TrainingSet, params: ForestParameters, tuning: ForestTuning, table: UnsafePointer<Double>) {
+        sortBelow = tuning.sortBelow
+        sparseBelow = tuning.sparseBelow
         self.data = data
         self.params = params
         n = data.rows
@@ -131,7 +146,7 @@ final class TreeBuilder {
         self.table = table
         bins = UnsafePointer(data.bins.baseAddress!)
         rowBins = UnsafePointer(data.rowBins.baseAddress!)
-        localRows = min(data.rows, max(64, (2 << 20) / max(1, data.features)))
+        localRows = tuning.localBytes <= 0 ? 0 : min(data.rows, max(64, tuning.localBytes / max(1, data.features)))
         localBins = .allocate(capacity: max(1, localRows * data.features))
         classOf = .allocate(capacity: n)
         for r in 0..<n { classOf[r] = data.classIndex[r] }
