@@ -125,6 +125,12 @@ final class ForestTreeTests: XCTestCase {
         XCTAssertEqual(f64.header.elementType, .float64)
         XCTAssertEqual(try ForestFixtures.predict(f64, m64), [4, 9, 4, 9])
 
+        // Infinite values split like any other.
+        let mInf = ForestFixtures.matrix([-Float.infinity, 0, 1, .infinity], columns: 1, labels: [0, 1, 2, 3])
+        let (_, fInf) = try ForestFixtures.train(self, try TrainingSet.make(mInf), params, trees: 1)
+        XCTAssertEqual(try ForestFixtures.predict(fInf, mInf), [0, 1, 2, 3])
+        XCTAssertFalse(fInf.nodes.contains { $0.threshold.isNaN })
+
         // int32 features train a float64 model and predict from int32 rows.
         let mi = ForestFixtures.matrix([Int32](arrayLiteral: -7, 100_000_001, -7, 100_000_002), columns: 1, labels: [1, 2, 1, 3])
         let (_, fi) = try ForestFixtures.train(self, try TrainingSet.make(mi), params, trees: 1)
