@@ -1,6 +1,9 @@
 import ArgumentParser
 import Grove
 import GroveCLI
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @main
 struct RfTree: ParsableCommand {
@@ -141,8 +144,17 @@ struct RfTree: ParsableCommand {
         let trainer = try ForestTrainer(data: data, params: params)
         let output = try outputOptions.open()
         let showProgress = progressOptions.showsProgress
+        // A few progress lines a second at most, and the last one.
+        var lastReport = 0.0
         let grown = trainer.train(indices: treeIndex..<(treeIndex + treeCount), threads: threads) { done in
-            if showProgress { ToolMain.printError("rf-tree: \(done)/\(treeCount) trees") }
+            guard showProgress else { return }
+            var now = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &now)
+            let seconds = Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+            if done == treeCount || seconds - lastReport >= 0.25 {
+                lastReport = seconds
+                ToolMain.printError("rf-tree: \(done)/\(treeCount) trees")
+            }
         }
         var metadata = ForestWriter.metadata(producer: "rf-tree \(GroveVersion.string)", data: data,
                                              params: params, trees: grown)

@@ -125,6 +125,12 @@ final class ForestTreeTests: XCTestCase {
         XCTAssertEqual(f64.header.elementType, .float64)
         XCTAssertEqual(try ForestFixtures.predict(f64, m64), [4, 9, 4, 9])
 
+        // Infinite values split like any other.
+        let mInf = ForestFixtures.matrix([-Float.infinity, 0, 1, .infinity], columns: 1, labels: [0, 1, 2, 3])
+        let (_, fInf) = try ForestFixtures.train(self, try TrainingSet.make(mInf), params, trees: 1)
+        XCTAssertEqual(try ForestFixtures.predict(fInf, mInf), [0, 1, 2, 3])
+        XCTAssertFalse(fInf.nodes.contains { $0.threshold.isNaN })
+
         // int32 features train a float64 model and predict from int32 rows.
         let mi = ForestFixtures.matrix([Int32](arrayLiteral: -7, 100_000_001, -7, 100_000_002), columns: 1, labels: [1, 2, 1, 3])
         let (_, fi) = try ForestFixtures.train(self, try TrainingSet.make(mi), params, trees: 1)
@@ -278,6 +284,41 @@ final class ForestSplitOracleTests: XCTestCase {
     func testEntropyFloatFeatures() throws { try check(criterion: .entropy, uint8: false, seed: 13) }
     func testEntropyByteFeatures() throws { try check(criterion: .entropy, uint8: true, seed: 14) }
 
+    func testManyClassesUseTheUnmaskedSweep() throws {
+        // More than 64 classes: the histogram sweep visits every class of a bin.
+        var rng = TestRandom(state: 21)
+        let n = 500, d = 3
+        var flat = [Float](), labels = [Int]()
+        var columns = [[Double]](repeating: [], count: d)
+        for _ in 0..<n {
+            let row = (0..<d).map { _ in Float(rng.below(40)) }
+            flat += row
+            for f in 0..<d { columns[f].append(Double(row[f])) }
+            labels.append((Int(row[0]) * 2 + rng.below(3)) % 80)
+        }
+        let data = try TrainingSet.make(ForestFixtures.matrix(flat, columns: d, labels: labels.map { Int32($0) }))
+        XCTAssertGreaterThan(data.classes.count, 64)
+        // Class indices, as the oracle counts classes by index.
+        let index = Dictionary(uniqueKeysWithValues: data.classes.enumerated().map { ($0.element, $0.offset) })
+        let classOf = labels.map { index[Int32($0)]! }
+        for criterion in SplitCriterion.allCases {
+            var params = ForestParameters()
+            params.criterion = criterion
+            let trainer = try ForestTrainer(data: data, params: params)
+            let rows = Array(0..<n)
+            let weights = rows.map { _ in 1 + rng.below(2) }
+            var w = [Int](repeating: 0, count: n)
+            for r in rows { w[r] = weights[r] }
+            let expected = Self.oracle(values: columns, labels: classOf, weights: w, rows: rows, classes: data.classes.count,
+                                       criterion: criterion, minLeaf: 1).compactMap { $0 }.map(\.0).max()!
+            for sorted in [false, true] {
+                let got = try XCTUnwrap(trainer.bestSplit(rows: rows.map { Int32($0) }, weights: weights.map { Int32($0) },
+                                                          features: Array(0..<d), sorted: sorted))
+                XCTAssertEqual(got.decrease, expected, accuracy: 1e-9 * expected, "\(criterion) sorted \(sorted)")
+            }
+        }
+    }
+
     func testQuantileBinsKeepOrderAndEqualValuesTogether() throws {
         // 1000 distinct values: 256 bins of about equal size, ascending, a value in exactly one.
         var rng = TestRandom(state: 3)
@@ -314,6 +355,42 @@ final class ForestDeterminismTests: XCTestCase {
             let one = try ForestFixtures.train(self, data, params, trees: 6, threads: 1).bytes
             let two = try ForestFixtures.train(self, data, params, trees: 6, threads: 2).bytes
             XCTAssertEqual(one, two, "\(criterion)")
+        }
+    }
+
+    func testFastPathsDoNotChangeTrees() throws {
+        // Histogram vs sorted keys, columns vs rows, local copies or not: the same trees.
+        var rng = TestRandom(state: 31)
+        var values = [UInt8](), labels = [Int32]()
+        for _ in 0..<3000 {
+            let row = (0..<24).map { _ in UInt8(rng.below(64) * (rng.below(3) == 0 ? 0 : 4)) }
+            values += row
+            labels.append(Int32((Int(row[1]) + Int(row[7]) + rng.below(100)) / 120))
+        }
+        let data = try TrainingSet.make(ForestFixtures.matrix(values, columns: 24, labels: labels))
+        for criterion in SplitCriterion.allCases {
+            var params = ForestParameters()
+            params.criterion = criterion
+            params.minSamplesLeaf = criterion == .gini ? 1 : 2
+            var reference: [TrainedTree]?
+            for (sortBelow, sparseBelow, localBytes) in [(32, 16, 2 << 20), (0, 1, 0), (1 << 30, 1 << 30, 0), (1 << 30, 1 << 30, 1 << 30), (64, 4, 4096)] {
+                var trainer = try ForestTrainer(data: data, params: params)
+                trainer.tuning.sortBelow = sortBelow
+                trainer.tuning.sparseBelow = sparseBelow
+                trainer.tuning.localBytes = localBytes
+                let trees = trainer.train(indices: 0..<4, threads: 2)
+                if let reference {
+                    for (a, b) in zip(reference, trees) {
+                        XCTAssertEqual(a.feature, b.feature, "\(criterion) \(sortBelow) \(sparseBelow) \(localBytes)")
+                        XCTAssertEqual(a.threshold, b.threshold)
+                        XCTAssertEqual(a.child, b.child)
+                        XCTAssertEqual(a.leafCounts, b.leafCounts)
+                    }
+                } else {
+                    reference = trees
+                    XCTAssertGreaterThan(trees[0].nodeCount, 50)
+                }
+            }
         }
     }
 

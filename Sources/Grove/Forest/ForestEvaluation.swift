@@ -41,8 +41,8 @@ public enum ForestEvaluation {
         let classes = h.metadata["classes"].flatMap(ForestLayout.integers)?.map { Int32($0) } ?? []
         let isProbabilities = h.metadata["kind"] == ContentKind.probabilities
         if isProbabilities {
-            guard h.elementType == .float32, h.columns == classes.count, !classes.isEmpty else {
-                throw GroveError(file: name, "probabilities must be float32 with one column per class listed in 'classes', not \(h.shapeDescription)")
+            guard h.elementType == .float32 || h.elementType == .float64, h.columns == classes.count, !classes.isEmpty else {
+                throw GroveError(file: name, "probabilities must be float32 or float64 with one column per class listed in 'classes', not \(h.shapeDescription)")
             }
         } else {
             guard h.elementType == .int32, h.columns == 1 else {
@@ -53,7 +53,9 @@ public enum ForestEvaluation {
         while let block = try reader.nextBlock() {
             let truth = block.labels!
             if isProbabilities {
-                let v = block.values(as: Float.self)
+                // float32 from rf-predict, float64 possible from averaging tools.
+                var v = [Double](repeating: 0, count: block.rows * block.columns)
+                v.withUnsafeMutableBufferPointer { block.convertRows(0..<block.rows, into: $0) }
                 let k = classes.count
                 for r in 0..<block.rows {
                     var best = 0

@@ -12,6 +12,8 @@ import Glibc
 public struct ForestTrainer {
     public let data: TrainingSet
     public let params: ForestParameters
+    /// Performance switches (never change the trees).
+    public var tuning = ForestTuning()
     /// The split sweep's table over every integer weight a node can carry (a tree draws at
     /// most `rows` rows, so no node weighs more).
     private let table: [Double]
@@ -59,7 +61,7 @@ public struct ForestTrainer {
         table.withUnsafeBufferPointer { table in
             // One builder (and its scratch memory) per worker, reused for every tree it grows.
             Parallel.forEach(workers, threads: workers) { _ in
-                let builder = TreeBuilder(data: data, params: params, table: table.baseAddress!)
+                let builder = TreeBuilder(data: data, params: params, tuning: tuning, table: table.baseAddress!)
                 while true {
                     pthread_mutex_lock(&lock)
                     let i = next
@@ -137,7 +139,7 @@ public struct ForestTrainer {
         let needed = weights.reduce(0) { $0 + Int($1) } + 2
         if needed > table.count { table = ForestTrainer.table(params.criterion, size: needed) }
         return table.withUnsafeBufferPointer { table in
-            let builder = TreeBuilder(data: data, params: params, table: table.baseAddress!)
+            let builder = TreeBuilder(data: data, params: params, tuning: tuning, table: table.baseAddress!)
             let choice = builder.bestSplit(rows: rows, weights: weights, features: features, sorted: sorted)
             guard choice.feature >= 0 else { return nil }
             let k = data.classes.count

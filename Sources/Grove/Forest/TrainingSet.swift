@@ -296,8 +296,9 @@ public final class TrainingSet {
         let a = high[f * 256 + leftBin], b = low[f * 256 + rightBin]
         var t = a + (b - a) / 2
         if narrowThresholds { t = Double(Float(t)) }
-        // When a and b are adjacent numbers, the midpoint rounds onto b: fall back to a.
-        return (t >= b || t < a) ? a : t
+        // When a and b are adjacent numbers the midpoint rounds onto b, and next to an
+        // infinity it is infinite or NaN: fall back to a (still splits the rows the same way).
+        return (t.isNaN || t >= b || t < a) ? a : t
     }
 
     /// Whether thresholds must be float32 values (see `ForestWriter.elementType`).

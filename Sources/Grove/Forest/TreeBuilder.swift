@@ -1,3 +1,16 @@
+/// Where the tree builder switches between its equivalent paths. None of these change a
+/// single tree (tests train with extreme values and compare); they only move time around.
+public struct ForestTuning: Sendable {
+    /// Nodes with fewer rows sort keys instead of filling a histogram.
+    public var sortBelow = 32
+    /// Nodes with less than 1/sparseBelow of the tree's rows read row-major bins.
+    public var sparseBelow = 16
+    /// Sparse subtrees whose rows' bins fit in this many bytes copy them locally (0: never).
+    public var localBytes = 2 << 20
+
+    public init() {}
+}
+
 /// One trained classification tree as flat parallel node arrays.
 ///
 /// Node 0 is the root and children always come after their parent. An internal node's
@@ -28,6 +41,8 @@ public struct TrainedTree: Sendable {
 /// generic parameter are specialised away: no dynamic dispatch in the sweep.
 protocol ScoreRule {
     static func term(_ count: Int32, _ table: UnsafePointer<Double>) -> Double
+    /// `term(c + h) - term(c)`, computed as cheaply as the rule allows.
+    static func step(_ c: Int32, _ h: Int32, _ table: UnsafePointer<Double>) -> Double
     static func score(_ aggL: Double, _ wL: Int32, _ aggR: Double, _ wR: Int32,
                       _ table: UnsafePointer<Double>) -> Double
 }
@@ -37,6 +52,10 @@ protocol ScoreRule {
 enum GiniRule: ScoreRule {
     @inline(__always) static func term(_ c: Int32, _ t: UnsafePointer<Double>) -> Double {
         Double(c) * Double(c)
+    }
+    /// (c + h)^2 - c^2 in integers: exact, like the Doubles it replaces (all below 2^53).
+    @inline(__always) static func step(_ c: Int32, _ h: Int32, _ t: UnsafePointer<Double>) -> Double {
+        Double(Int64(h) &* Int64(2 &* c &+ h))
     }
     @inline(__always) static func score(_ aggL: Double, _ wL: Int32, _ aggR: Double, _ wR: Int32,
                                         _ t: UnsafePointer<Double>) -> Double {
@@ -49,6 +68,9 @@ enum GiniRule: ScoreRule {
 enum EntropyRule: ScoreRule {
     @inline(__always) static func term(_ c: Int32, _ t: UnsafePointer<Double>) -> Double {
         t[Int(c)]
+    }
+    @inline(__always) static func step(_ c: Int32, _ h: Int32, _ t: UnsafePointer<Double>) -> Double {
+        t[Int(c &+ h)] - t[Int(c)]
     }
     @inline(__always) static func score(_ aggL: Double, _ wL: Int32, _ aggR: Double, _ wR: Int32,
                                         _ t: UnsafePointer<Double>) -> Double {
@@ -76,20 +98,20 @@ final class TreeBuilder {
     let table: UnsafePointer<Double>
     /// Nodes with fewer rows than this sort their (bin, class) keys instead of filling a
     /// bins x classes histogram: the sweep over 256 bins would cost more than the rows.
-    var sortBelow = 32
+    let sortBelow: Int
 
     private let bins: UnsafePointer<UInt8>
     private let rowBins: UnsafePointer<UInt8>
     /// A node holding less than 1/`sparseBelow` of the tree's rows reads bins row-major (see
     /// `TrainingSet.rowBins`); bigger nodes read the feature's column, where consecutive
     /// rows share cache lines. Measured on Fashion-MNIST (8 and 32 were within 5 %).
-    var sparseBelow = 16
+    let sparseBelow: Int
     /// Subtrees of at most this many rows copy their rows' bins into `localBins` (row-major,
     /// 2 MiB: fits the last-level cache share of a core) when they start, and read only that
     /// copy: deep nodes then hit the cache instead of fetching scattered rows of the whole
     /// training set from memory. Measured on Fashion-MNIST pixels: 0.5, 2, 4 and 16 MiB took
     /// 0.66, 0.59, 0.61 and 0.69 s for 6 trees (0.70 without).
-    var localRows: Int
+    let localRows: Int
     private let localBins: UnsafeMutablePointer<UInt8>
     /// Whether the node being grown lies in such a subtree (its `rowsOf` are local indices).
     private var inLocal = false
@@ -112,7 +134,9 @@ final class TreeBuilder {
     /// Left-side class counts of the best split found so far.
     private let bestLeft: UnsafeMutablePointer<Int32>
 
-    init(data: TrainingSet, params: ForestParameters, table: UnsafePointer<Double>) {
+    init(data: TrainingSet, params: ForestParameters, tuning: ForestTuning, table: UnsafePointer<Double>) {
+        sortBelow = tuning.sortBelow
+        sparseBelow = tuning.sparseBelow
         self.data = data
         self.params = params
         n = data.rows
@@ -122,7 +146,7 @@ final class TreeBuilder {
         self.table = table
         bins = UnsafePointer(data.bins.baseAddress!)
         rowBins = UnsafePointer(data.rowBins.baseAddress!)
-        localRows = min(data.rows, max(64, (2 << 20) / max(1, data.features)))
+        localRows = tuning.localBytes <= 0 ? 0 : min(data.rows, max(64, tuning.localBytes / max(1, data.features)))
         localBins = .allocate(capacity: max(1, localRows * data.features))
         classOf = .allocate(capacity: n)
         for r in 0..<n { classOf[r] = data.classIndex[r] }
@@ -388,8 +412,9 @@ final class TreeBuilder {
                                         _ rule: R.Type) {
         let l = leftCounts[c]
         let r = nodeCounts[c] &- l
-        aggL += R.term(l &+ h, table) - R.term(l, table)
-        aggR += R.term(r &- h, table) - R.term(r, table)
+        // term(r - h) - term(r) = -step(r - h, h): the same value, the same rounding.
+        aggL += R.step(l, h, table)
+        aggR -= R.step(r &- h, h, table)
         leftCounts[c] = l &+ h
     }
 
