@@ -69,6 +69,22 @@ public enum ZmatLayout {
         return out
     }
 
+    /// Adds rows to a content hash: (label, row bytes) pairs in order. Without labels the rows
+    /// are contiguous, and XXH64 of concatenated pieces equals XXH64 of the whole, so the block
+    /// is hashed in one call.
+    static func hashRows(_ rows: Int, rowBytes: Int, labels: UnsafeMutableBufferPointer<Int32>?,
+                         elements: UnsafeMutableRawBufferPointer, into hasher: inout XXH64) {
+        guard let labels else {
+            hasher.update(UnsafeRawBufferPointer(rebasing: elements[0..<rows * rowBytes]))
+            return
+        }
+        for r in 0..<rows {
+            var l = labels[r].littleEndian
+            withUnsafeBytes(of: &l) { hasher.update($0) }
+            hasher.update(UnsafeRawBufferPointer(rebasing: elements[r * rowBytes..<(r + 1) * rowBytes]))
+        }
+    }
+
     static func appendLE<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {
         withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
     }

@@ -173,13 +173,7 @@ public final class ZmatReader {
             var skip = [UInt8](repeating: 0, count: pad)
             try skip.withUnsafeMutableBytes { try readExact($0, what: "row padding") }
         }
-        for r in 0..<rows {
-            if let labels = block.labels {
-                var l = labels[r].littleEndian
-                withUnsafeBytes(of: &l) { hasher.update($0) }
-            }
-            hasher.update(UnsafeRawBufferPointer(rebasing: block.bytes[r * rowBytes..<(r + 1) * rowBytes]))
-        }
+        ZmatLayout.hashRows(rows, rowBytes: rowBytes, labels: block.labels, elements: block.bytes, into: &hasher)
         segmentRows += rows
         rowsRead += rows
         return block

@@ -89,13 +89,7 @@ public final class ZmatWriter {
         let rowBytes = header.rowBytes
         let zeros = [UInt8](repeating: 0, count: 8)
         // The content hash covers (label, row) pairs in order: independent of blocking.
-        for r in 0..<rows {
-            if let labels = pending.labels {
-                var l = labels[r].littleEndian
-                withUnsafeBytes(of: &l) { hasher.update($0) }
-            }
-            hasher.update(UnsafeRawBufferPointer(rebasing: pending.bytes[r * rowBytes..<(r + 1) * rowBytes]))
-        }
+        ZmatLayout.hashRows(rows, rowBytes: rowBytes, labels: pending.labels, elements: pending.bytes, into: &hasher)
         if let labels = pending.labels {
             let raw = UnsafeRawBufferPointer(UnsafeMutableRawBufferPointer(labels))
             try zstd.write(UnsafeRawBufferPointer(rebasing: raw[0..<rows * 4]))

@@ -92,15 +92,21 @@ public enum Npy {
             throw fail("byte \(at): shape \(shapeText) of \(descr) needs more bytes than the \(data.count - at) the file has")
         }
         let n = count.partialValue
-        var bytes = [UInt8](repeating: 0, count: n * type.size)
+        let fortran = order.contains("True")
         let signed = descr.contains("i")
+        let sameBytes = type != .int32 || (sourceSize == 4 && signed)
+        if sameBytes && !fortran {
+            // The common case: the array's bytes are already ours.
+            return Array2D(elementType: type, rows: rows, columns: columns, bytes: Array(data[at..<at + n * type.size]))
+        }
+        var bytes = [UInt8](repeating: 0, count: n * type.size)
         try data.withUnsafeBytes { raw in
             try bytes.withUnsafeMutableBytes { out in
                 for i in 0..<n {
                     // Fortran order stores columns first; write row-major.
-                    let src = order.contains("True") ? (i % columns) * rows + i / columns : i
+                    let src = fortran ? (i % columns) * rows + i / columns : i
                     let o = i * type.size, s = at + src * sourceSize
-                    if type != .int32 || sourceSize == 4 && signed {
+                    if sameBytes {
                         out.baseAddress!.advanced(by: o).copyMemory(from: raw.baseAddress! + s, byteCount: type.size)
                         continue
                     }
