@@ -85,7 +85,9 @@ public final class CoMomentAccumulator {
             // across the workers (integer values: the order of the sums does not matter).
             var products = [Double](repeating: 0, count: d * d)
             var overflow = false
-            let ld = ld, workers = workers
+            let ld = ld
+            // Plain pointers: no reference counting in the loop.
+            let sources = workers.map { UnsafePointer($0.products) }
             let parts = Parallel.ranges(d, parts: threads * 4)
             products.withUnsafeMutableBufferPointer { out in
                 let o = out.baseAddress!
@@ -95,7 +97,7 @@ public final class CoMomentAccumulator {
                         for i in parts[part] {
                             for j in i..<d {
                                 var v = 0.0
-                                for w in workers { v += w.products[i * ld + j] }
+                                for source in sources { v += source[i * ld + j] }
                                 if v >= CoMoments.exactIntegerLimit { flag[part] = true }
                                 o[i * d + j] = v
                                 o[j * d + i] = v
