@@ -85,6 +85,8 @@ struct PcaFit: ParsableCommand {
     }
 
     func run() throws {
+        // Open the output first: a refused terminal or an unwritable path fails before the read.
+        let out = try output.open()
         let producer = "pca-fit \(GroveVersion.string)"
         var meta = ZmatMetadata()
         meta["producer"] = producer
@@ -114,7 +116,6 @@ struct PcaFit: ParsableCommand {
             meta["input.element-type"] = reader.header.elementType.description
             if let space = reader.header.metadata["feature-space"] { meta["feature-space"] = space }
         }
-        let out = try output.open()
         if partial {
             try statistics.writePartial(to: out, metadata: meta)
             try out.commit()
