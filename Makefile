@@ -12,12 +12,12 @@ SHELL := /bin/bash
 MAKEFLAGS += --no-builtin-rules
 
 # Release builds, tuned to the building machine: on x86-64 with AVX2+FMA+BMI2 the compiler may
-# use them (x86-64-v3); elsewhere the baseline. `make PORTABLE=1` forces the baseline.
+# use them (-target-cpu haswell: AVX2, FMA, BMI2); elsewhere the baseline. `make PORTABLE=1` forces the baseline.
 ifeq ($(PORTABLE),)
-CPU_LEVEL := $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo && grep -qw bmi2 /proc/cpuinfo && echo x86-64-v3)
+CPU_LEVEL := $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo && grep -qw bmi2 /proc/cpuinfo && echo haswell)
 endif
 SWIFT_FLAGS := -c release $(if $(CPU_LEVEL),-Xswiftc -target-cpu -Xswiftc $(CPU_LEVEL))
-BIN := $(CURDIR)/.build/release
+BIN ?= $(CURDIR)/.build/release
 export PATH := $(BIN):$(PATH)
 
 APT_PACKAGES := libpng-dev libzstd-dev zlib1g-dev pkg-config

@@ -1,11 +1,211 @@
-# The ml-training DAG (placeholder until the workflow lands): decode the shipped dataset.
-DATASET ?= datasets/mnist-images-2k
-OUT ?= out
+# The ml-training DAG (faasm/tless "ml-training", after Orion and RMMap), as make rules:
+#
+#   decode -> partition (seeded shuffle, PCA shards) -> PCA per shard -> RF tree tasks
+#          -> merge into one forest -> validate on held-out data
+#
+# `make run` builds the tools and runs the DAG in parallel; `make dag` runs only the DAG with
+# the tools in $(BIN). Every output is written atomically by the tools; a failing recipe's
+# target is deleted (.DELETE_ON_ERROR); parameters are recorded in $(OUT)/params/ so changing
+# one (SEED, TREES, ...) rebuilds exactly what depends on it.
 
+DATASET ?= datasets/mnist-images-2k
+DATASET_LABELS ?=
+TEST ?= datasets/mnist-test-3k
+TEST_LABELS ?=
+PCA ?= 2
+RF ?= 8
+TREES ?= 16
+K ?= 10
+FEATURES ?= pca
+PCA_MODE ?= global
+RF_DATA ?= shard
+SEED ?= 1
+SHUFFLE_SEED ?= 1
+TREE_FLAGS ?=
+OUT ?= out
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+ifeq ($(filter $(FEATURES),pca raw),)
+$(error FEATURES must be pca or raw, not '$(FEATURES)')
+endif
+ifeq ($(filter $(PCA_MODE),global shard),)
+$(error PCA_MODE must be global or shard, not '$(PCA_MODE)')
+endif
+ifeq ($(filter $(RF_DATA),shard chunk),)
+$(error RF_DATA must be shard or chunk, not '$(RF_DATA)')
+endif
+
+P := $(OUT)/params
+TIMES := $(OUT)/stage-times.tsv
+# `stage NAME CMD` (pipelines/stage-time.bash) logs each task's start and end to $(TIMES).
+export BASH_ENV := $(CURDIR)/pipelines/stage-time.bash
+export STAGE_TIMES := $(abspath $(TIMES))
+TIME = stage
+
+# Shell calls at parse time cost milliseconds each, so the DAG's arithmetic is done in one:
+# "J/SHARD/CHUNK/FIRST" per tree task J (shard J mod PCA, chunk J div PCA, first tree index).
+SHARD_IDS := $(shell seq 0 $$(($(PCA) - 1)))
+TASKS := $(shell j=0; while [ $$j -lt $(RF) ]; do echo $$j/$$((j % $(PCA)))/$$((j / $(PCA)))/$$((j * $(TREES))); j=$$((j + 1)); done)
+task_field = $(word $(2),$(subst /, ,$(1)))
+TASK_IDS := $(foreach t,$(TASKS),$(call task_field,$(t),1))
+SHARDS := $(SHARD_IDS:%=$(OUT)/shard-%.zmat)
+TREE_FILES := $(TASK_IDS:%=$(OUT)/trees-%.zmat)
+# With RF_DATA=chunk a shard's tasks split it into this many chunks, as the original does.
+CHUNKS := $(shell echo $$((($(RF) + $(PCA) - 1) / $(PCA))))
+
+# Every parameter is recorded in $(P)/NAME, rewritten only when its value changes; targets
+# depend on the parameters they use. Stamped only when the DAG itself is asked for.
+PARAMS := DATASET DATASET_LABELS TEST TEST_LABELS PCA K SHUFFLE_SEED SEED TREES TREE_FLAGS RF RF_DATA INFER
+ifneq ($(filter dag infer $(OUT)/%,$(MAKECMDGOALS)),)
+$(shell pipelines/param-stamp $(P) $(foreach v,$(PARAMS),'$(v)=$($(v))'))
+endif
+
+# Inputs may be a folder of PNGs, <label>/<name>.png (depend on every file), or IDX/CSV files.
+input_files = $(if $(wildcard $(1)/.),$(sort $(wildcard $(1)/*/*.png)),$(1))
+
+.PHONY: run dag infer clean-outputs
 run: build
-	@mkdir -p $(OUT)
-	mnist-decode $(DATASET) -o $(OUT)/train.zmat
-	zmat info $(OUT)/train.zmat
+	@rm -f $(TIMES)
+	@$(MAKE) --no-print-directory -j$(JOBS) dag
+	@echo
+	@pipelines/stage-report $(TIMES)
+	@echo
+	@echo "trees:      $$(for f in $(FOREST_FILES); do zmat info $$f | sed -n '/^summary:/,$$ s/^  trees: *//p'; done | paste -sd+ | bc)"
+	@grep '^accuracy:' $(OUT)/report.txt
+	@echo "forest:     $(FOREST_FILES)"
+	@echo "report:     $(OUT)/report.txt $(OUT)/report.json $(OUT)/confusion.png"
+
+dag: $(OUT)/report.txt $(OUT)/report.json $(OUT)/confusion.png
 
 clean-outputs:
 	rm -rf $(OUT)
+
+# --- decode ---------------------------------------------------------------------------------
+$(OUT)/train.zmat: $(call input_files,$(DATASET)) $(DATASET_LABELS) $(P)/DATASET $(P)/DATASET_LABELS
+	$(TIME) decode mnist-decode $(DATASET) $(DATASET_LABELS) -o $@
+
+$(OUT)/test.zmat: $(call input_files,$(TEST)) $(TEST_LABELS) $(P)/TEST $(P)/TEST_LABELS
+	$(TIME) decode mnist-decode $(TEST) $(TEST_LABELS) -o $@
+
+# --- partition: seeded shuffle, then PCA round-robin shards ---------------------------------
+$(SHARDS) &: $(OUT)/train.zmat $(P)/PCA $(P)/SHUFFLE_SEED
+	$(TIME) partition zmat split -n $(PCA) --shuffle --seed $(SHUFFLE_SEED) $< --pattern '$(OUT)/shard-{i}.zmat'
+
+# --- PCA --------------------------------------------------------------------------------------
+ifeq ($(FEATURES),raw)
+features = $(OUT)/shard-$(1).zmat
+TEST_FEATURES := $(OUT)/test.zmat
+else ifeq ($(PCA_MODE),global)
+# Shards fit partial statistics in parallel; one merged model serves every shard and the test
+# set, so all trees share one feature space and vote together.
+features = $(OUT)/features-$(1).zmat
+TEST_FEATURES := $(OUT)/test-features.zmat
+
+$(OUT)/pca-part-%.zmat: $(OUT)/shard-%.zmat
+	$(TIME) pca pca-fit --partial $< -o $@
+
+$(OUT)/pca.zmat: $(SHARD_IDS:%=$(OUT)/pca-part-%.zmat) $(P)/K
+	$(TIME) pca pca-fit --merge $(filter %.zmat,$^) -k $(K) -o $@
+
+$(OUT)/features-%.zmat: $(OUT)/shard-%.zmat $(OUT)/pca.zmat
+	$(TIME) project pca-project -m $(OUT)/pca.zmat $< -o $@
+
+$(OUT)/test-features.zmat: $(OUT)/test.zmat $(OUT)/pca.zmat
+	$(TIME) project pca-project -m $(OUT)/pca.zmat $< -o $@
+else
+# As the original: each shard fits and projects on its own; validation projects the test set
+# with each shard's model and averages the shard forests' class probabilities.
+features = $(OUT)/features-$(1).zmat
+
+$(OUT)/pca-%.zmat: $(OUT)/shard-%.zmat $(P)/K
+	$(TIME) pca pca-fit -k $(K) $< -o $@
+
+$(OUT)/features-%.zmat: $(OUT)/shard-%.zmat $(OUT)/pca-%.zmat
+	$(TIME) project pca-project -m $(OUT)/pca-$*.zmat $< -o $@
+
+$(OUT)/test-features-%.zmat: $(OUT)/test.zmat $(OUT)/pca-%.zmat
+	$(TIME) project pca-project -m $(OUT)/pca-$*.zmat $< -o $@
+endif
+
+# --- RF tree tasks ----------------------------------------------------------------------------
+# Task j trains TREES trees with global tree indices j*TREES ..., each seeded from SEED and its
+# index, so the forest does not depend on how tasks are scheduled.
+define tree_task
+$(OUT)/trees-$(call task_field,$(1),1).zmat: $(call features,$(call task_field,$(1),2)) $(P)/SEED $(P)/TREES $(P)/TREE_FLAGS $(P)/RF_DATA $(P)/RF
+ifeq ($(RF_DATA),chunk)
+	$$(TIME) rf bash -c "set -o pipefail; zmat split -n $(CHUNKS) --index $(call task_field,$(1),3) $$< | rf-tree --trees $(TREES) --seed $(SEED) --tree-index $(call task_field,$(1),4) $(TREE_FLAGS) -o $$@"
+else
+	$$(TIME) rf rf-tree $$< --trees $(TREES) --seed $(SEED) --tree-index $(call task_field,$(1),4) $(TREE_FLAGS) -o $$@
+endif
+endef
+$(foreach t,$(TASKS),$(eval $(call tree_task,$(t))))
+
+# --- merge and validate -----------------------------------------------------------------------
+ifeq ($(FEATURES)-$(PCA_MODE),pca-shard)
+FOREST_FILES := $(SHARD_IDS:%=$(OUT)/forest-%.zmat)
+shard_trees = $(foreach t,$(TASKS),$(if $(filter $(1),$(call task_field,$(t),2)),$(OUT)/trees-$(call task_field,$(t),1).zmat))
+
+define shard_forest
+$(OUT)/forest-$(1).zmat: $(call shard_trees,$(1))
+	$$(TIME) merge rf-merge $$^ -o $$@
+
+$(OUT)/test-proba-$(1).zmat: $(OUT)/forest-$(1).zmat $(OUT)/test-features-$(1).zmat
+	$$(TIME) validate rf-predict --proba -m $$< $(OUT)/test-features-$(1).zmat -o $$@
+endef
+$(foreach s,$(SHARD_IDS),$(eval $(call shard_forest,$(s))))
+
+$(OUT)/predictions.zmat: $(SHARD_IDS:%=$(OUT)/test-proba-%.zmat)
+	$(TIME) validate zmat mean $^ -o $@
+else
+FOREST_FILES := $(OUT)/forest.zmat
+
+$(OUT)/forest.zmat: $(TREE_FILES)
+	$(TIME) merge rf-merge $^ -o $@
+
+$(OUT)/predictions.zmat: $(OUT)/forest.zmat $(TEST_FEATURES)
+	$(TIME) validate rf-predict -m $(OUT)/forest.zmat $(TEST_FEATURES) -o $@
+endif
+
+# Reports from the predictions (labels travel with them): text, JSON, confusion heat map.
+$(OUT)/report.txt $(OUT)/confusion.png &: $(OUT)/predictions.zmat
+	$(TIME) report bash -c "rf-eval --plot $(OUT)/confusion.png $< > $(OUT)/report.txt.tmp && mv $(OUT)/report.txt.tmp $(OUT)/report.txt"
+
+$(OUT)/report.json: $(OUT)/predictions.zmat
+	$(TIME) report bash -c "rf-eval --json $< > $@.tmp && mv $@.tmp $@"
+
+
+
+# --- ml-inference: the sibling workflow, on the model `make run` trained -----------------------
+# partition the test rows -> INFER parallel predict tasks -> gather -> report
+INFER ?= 4
+INFER_IDS := $(shell seq 0 $$(($(INFER) - 1)))
+INFER_SHARDS := $(INFER_IDS:%=$(OUT)/infer/rows-%.zmat)
+
+infer:
+ifeq ($(FEATURES)-$(PCA_MODE),pca-shard)
+	$(error make infer serves one forest: train with PCA_MODE=global or FEATURES=raw)
+endif
+	@test -f $(OUT)/forest.zmat || { echo "no $(OUT)/forest.zmat: run 'make run' first" >&2; exit 1; }
+	@rm -f $(TIMES)
+	@$(MAKE) --no-print-directory -j$(JOBS) $(OUT)/infer/report.txt
+	@pipelines/stage-report $(TIMES)
+	@grep '^accuracy:' $(OUT)/infer/report.txt
+	@echo "predictions: $(OUT)/infer/predictions.zmat"
+
+$(INFER_SHARDS) &: $(OUT)/test.zmat $(P)/INFER
+	@mkdir -p $(OUT)/infer
+	$(TIME) partition zmat split -n $(INFER) $< --pattern '$(OUT)/infer/rows-{i}.zmat'
+
+ifeq ($(FEATURES),raw)
+$(OUT)/infer/predictions-%.zmat: $(OUT)/infer/rows-%.zmat $(OUT)/forest.zmat
+	$(TIME) predict rf-predict -m $(OUT)/forest.zmat $< -o $@
+else
+$(OUT)/infer/predictions-%.zmat: $(OUT)/infer/rows-%.zmat $(OUT)/forest.zmat $(OUT)/pca.zmat
+	$(TIME) predict bash -c "set -o pipefail; pca-project -m $(OUT)/pca.zmat $< | rf-predict -m $(OUT)/forest.zmat -o $@"
+endif
+
+$(OUT)/infer/predictions.zmat: $(INFER_IDS:%=$(OUT)/infer/predictions-%.zmat)
+	$(TIME) gather zmat cat $^ -o $@
+
+$(OUT)/infer/report.txt: $(OUT)/infer/predictions.zmat
+	$(TIME) report bash -c "rf-eval $< > $@.tmp && mv $@.tmp $@"

@@ -4,11 +4,53 @@ import GroveCLI
 
 @main
 struct RfPredict: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "rf-predict", abstract: "Not built yet.")
+    static let configuration = CommandConfiguration(
+        commandName: "rf-predict",
+        abstract: "Predict labels (or class probabilities) for rows with a forest.",
+        discussion: """
+        Reads rows (FILE, or standard input when FILE is absent or -) block by block and writes \
+        one int32 predicted label per row, or with --proba one float32 probability per class \
+        (the average of the trees' leaf distributions). Input labels pass through as the output's \
+        labels, so `rf-predict | rf-eval` scores the predictions. Memory stays constant whatever \
+        the number of rows; all cores are used and the output never depends on how many.
+
+        Examples:
+          rf-predict -m forest.zmat test.zmat -o predictions.zmat
+          mnist-decode t10k-images.gz t10k-labels.gz | rf-predict -m forest.zmat | rf-eval
+          rf-predict -m forest.zmat --proba test.zmat | zmat cat --text | head
+        """)
 
     static func main() { ToolMain.run(Self.self) }
 
+    @Option(name: [.short, .customLong("model")], help: "The forest (or tree) from rf-tree or rf-merge.")
+    var model: String
+
+    @Argument(help: "Rows to predict (zmat). Standard input when absent or -.")
+    var input: String?
+
+    @Flag(help: "Write per-class probabilities (float32, one column per class) instead of labels.")
+    var proba = false
+
+    @OptionGroup var outputOptions: OutputOptions
+    @OptionGroup var threadOptions: ThreadOptions
+
+    func validate() throws {
+        if model == "-" && (input == nil || input == "-") {
+            throw ValidationError("the model and the rows cannot both come from standard input")
+        }
+    }
+
     func run() throws {
-        throw GroveError("rf-predict is not implemented yet")
+        let forest = try Forest(path: model, statistics: false)
+        let source = try InputFile(path: input)
+        if source.isTerminal {
+            throw GroveError("refusing to read binary data from a terminal; give a FILE or a pipe")
+        }
+        let reader = try ZmatReader(source)
+        try forest.checkCompatible(reader.header, name: reader.name)
+        let output = try outputOptions.open()
+        try ForestPrediction.run(forest: forest, reader: reader, output: output, probabilities: proba,
+                                 threads: threadOptions.count, producer: "rf-predict \(GroveVersion.string)")
+        try output.commit()
     }
 }

@@ -20,7 +20,7 @@ struct Zmat: ParsableCommand {
               zmat convert train.zmat -o train.npy && zmat convert train.npy -o back.zmat
             """,
         version: GroveVersion.string,
-        subcommands: [Info.self, Head.self, Cat.self, Split.self, Shuffle.self, Verify.self, Convert.self])
+        subcommands: [Info.self, Head.self, Cat.self, Split.self, Shuffle.self, Verify.self, Convert.self, Mean.self])
 
     static func main() { ToolMain.run(Self.self) }
 }

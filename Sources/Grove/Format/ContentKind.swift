@@ -13,6 +13,7 @@ public enum ContentKind {
     public static func summaryLines(for matrix: Matrix) throws -> [String] {
         switch matrix.header.metadata["kind"] {
         case pcaModel: return try PCAModel.summaryLines(for: matrix)
+        case tree, forest: return try Forest.summaryLines(for: matrix)
         default:
             return []
         }

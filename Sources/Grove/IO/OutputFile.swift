@@ -38,6 +38,18 @@ public final class OutputFile {
         if base.isEmpty {
             throw GroveError(file: p, "is a directory name, expected a file name")
         }
+        var st = stat()
+        if stat(p, &st) == 0, (st.st_mode & S_IFMT) != S_IFREG, (st.st_mode & S_IFMT) != S_IFDIR {
+            // A device or FIFO (/dev/null, /dev/stdout): write in place. Renaming a temporary
+            // over it would replace the device node with a plain file.
+            let fd = open(p, O_WRONLY | O_CLOEXEC)
+            if fd < 0 { throw GroveError(file: p, "cannot open for writing: \(String(cString: strerror(errno)))") }
+            self.path = p
+            self.temporaryPath = nil
+            self.name = p
+            self.fd = fd
+            return
+        }
         let tmp = "\(dir).\(base).tmp.\(getpid())"
         TemporaryFiles.register(tmp)
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
