@@ -97,6 +97,7 @@ struct PcaFit: ParsableCommand {
         } else {
             let reader = try ZmatReader(path: inputs.first)
             sourceName = reader.name
+            try CoMomentAccumulator.checkMemory(columns: reader.header.columns, threads: threads.count, name: reader.name)
             let accumulator = CoMomentAccumulator(columns: reader.header.columns, elementType: reader.header.elementType,
                                                   threads: threads.count, name: reader.name)
             // Decompression and hashing of the next blocks overlap with the arithmetic.
@@ -151,6 +152,7 @@ struct PcaFit: ParsableCommand {
         var hashes = [String]()
         for path in inputs {
             let reader = try ZmatReader(path: path)
+            try CoMomentAccumulator.checkMemory(columns: reader.header.columns, threads: 1, name: reader.name)
             let matrix = try reader.readAll()
             let part = try CoMoments(partial: matrix, name: reader.name)
             let space = matrix.header.metadata["feature-space"]

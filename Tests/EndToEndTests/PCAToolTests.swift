@@ -239,6 +239,13 @@ final class PCAToolTests: XCTestCase {
             XCTAssertTrue(cut.stderr.contains("truncated"), cut.stderr)
         }
 
+        // A width whose d x d matrices cannot fit is refused up front, not killed later.
+        let huge = try makeData("huge.zmat", rows: 1, columns: 300_000)
+        r = try Tool.run("pca-fit", ["-k", "1", huge])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.stderr.contains("\(huge): 300000 columns need about"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("GiB for the 300000 x 300000 co-moment matrices"), r.stderr)
+
         // Nothing is left behind by a failed run.
         r = try Tool.run("pca-fit", ["-k", "9", data, "-o", dir + "/never.zmat"])
         XCTAssertEqual(r.status, 1)

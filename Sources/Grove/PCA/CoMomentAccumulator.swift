@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Accumulates `CoMoments` from a stream of row blocks in one pass, memory O(d^2 + block).
 ///
 /// uint8 rows take the exact integer path: rows are widened to float32 in chunks of at most
@@ -48,6 +52,27 @@ public final class CoMomentAccumulator {
         self.name = name
         geometry = CoMomentKernels.Geometry(columns: columns)
         empty = CoMoments(columns: columns, accumulation: elementType == .uint8 ? .integer : .float)
+    }
+
+    /// Bytes the d x d matrices of a fit take (worker accumulators, the dense statistics,
+    /// the covariance and the reduction), roughly.
+    public static func estimatedBytes(columns: Int, threads: Int) -> Double {
+        let g = CoMomentKernels.Geometry(columns: columns)
+        return Double(max(1, threads) + 4) * 8 * Double(g.cRows) * Double(g.stride)
+    }
+
+    /// Refuses widths whose co-moment matrices would not fit in half of this machine's
+    /// memory: a clear message instead of the out-of-memory killer.
+    public static func checkMemory(columns: Int, threads: Int, name: String) throws {
+        let need = estimatedBytes(columns: columns, threads: threads)
+        let pages = sysconf(Int32(_SC_PHYS_PAGES)), pageSize = sysconf(Int32(_SC_PAGESIZE))
+        guard pages > 0, pageSize > 0 else { return }
+        let have = Double(pages) * Double(pageSize)
+        if need > have / 2 {
+            func gib(_ b: Double) -> String { String(Double(Int(b / Double(1 << 30) * 10)) / 10) }
+            throw GroveError(file: name,
+                "\(columns) columns need about \(gib(need)) GiB for the \(columns) x \(columns) co-moment matrices; this machine has \(gib(have)) GiB (reduce the width first, or use fewer --threads)")
+        }
     }
 
     deinit {
