@@ -104,6 +104,10 @@ final class PCAToolTests: XCTestCase {
                 XCTAssertEqual(Double(y[row * 4 + c]), s, accuracy: 1e-4 * max(abs(s), 1e-3), "row \(row) coordinate \(c)")
             }
         }
+        // A reader that stops early is not an error (pipefail is on in Tool.shell).
+        let early = try Tool.shell("pca-project -m '\(model)' '\(data)' | head -c 10 > /dev/null")
+        XCTAssertEqual(early.status, 0, early.stderr)
+        XCTAssertEqual(early.stderr, "")
         // Deterministic whatever the thread count.
         let one = try Tool.run("pca-project", ["-m", model, "--threads", "1", data])
         let two = try Tool.run("pca-project", ["-m", model, "--threads", "2", data])
