@@ -10,18 +10,19 @@ struct PcaFit: ParsableCommand {
         commandName: "pca-fit",
         abstract: "Fit a PCA model (mean and top principal components) to the rows of a zmat stream.",
         discussion: """
-        Reads uint8 (accumulated exactly in integers), int32, float32 or float64 rows in one
-        streaming pass (memory grows with the width squared, not with the row count) and
-        writes a pca-model stream: the mean, the components, explained variance and its
-        ratio (covariance divisor n - 1, as scikit-learn). Each component's largest-magnitude
-        loading is positive. See docs/PCA.md for the model and partial layouts.
+        Reads uint8 rows (accumulated exactly in integers), or int32, float32 or
+        float64 rows (in float64), in one streaming pass: memory grows with the
+        width squared, not with the row count. Writes a pca-model stream: the
+        mean, the components, explained variance and its ratio (covariance
+        divisor n - 1, as scikit-learn). Each component's largest-magnitude
+        loading is positive. docs/PCA.md describes the model and partial streams.
 
         Examples:
           mnist-decode train-images-idx3-ubyte.gz | pca-fit -k 10 -o pca.zmat
           pca-fit --variance 0.95 --whiten pixels.zmat -o pca.zmat
-          zmat info pca.zmat                       # explained-variance ratios
+          zmat info pca.zmat                  # explained-variance ratios
 
-        Shards fit apart, one model for all (the same covariance as one pass, to 1e-9):
+        Shards fit apart, one model for all (the one-pass covariance, to 1e-9):
           pca-fit --partial shard1.zmat -o part1.zmat
           pca-fit --partial shard2.zmat -o part2.zmat
           pca-fit --merge -k 10 part1.zmat part2.zmat -o pca.zmat
@@ -84,6 +85,8 @@ struct PcaFit: ParsableCommand {
     }
 
     func run() throws {
+        // Open the output first: a refused terminal or an unwritable path fails before the read.
+        let out = try output.open()
         let producer = "pca-fit \(GroveVersion.string)"
         var meta = ZmatMetadata()
         meta["producer"] = producer
@@ -94,6 +97,7 @@ struct PcaFit: ParsableCommand {
         } else {
             let reader = try ZmatReader(path: inputs.first)
             sourceName = reader.name
+            try CoMomentAccumulator.checkMemory(columns: reader.header.columns, threads: threads.count, name: reader.name)
             let accumulator = CoMomentAccumulator(columns: reader.header.columns, elementType: reader.header.elementType,
                                                   threads: threads.count, name: reader.name)
             // Decompression and hashing of the next blocks overlap with the arithmetic.
@@ -113,7 +117,6 @@ struct PcaFit: ParsableCommand {
             meta["input.element-type"] = reader.header.elementType.description
             if let space = reader.header.metadata["feature-space"] { meta["feature-space"] = space }
         }
-        let out = try output.open()
         if partial {
             try statistics.writePartial(to: out, metadata: meta)
             try out.commit()
@@ -149,6 +152,7 @@ struct PcaFit: ParsableCommand {
         var hashes = [String]()
         for path in inputs {
             let reader = try ZmatReader(path: path)
+            try CoMomentAccumulator.checkMemory(columns: reader.header.columns, threads: 1, name: reader.name)
             let matrix = try reader.readAll()
             let part = try CoMoments(partial: matrix, name: reader.name)
             let space = matrix.header.metadata["feature-space"]

@@ -10,15 +10,18 @@ struct PcaProject: ParsableCommand {
         commandName: "pca-project",
         abstract: "Project the rows of a zmat stream onto a PCA model's components (K float32 columns).",
         discussion: """
-        Computes (x - mean) . components^T in float64 for every row (divided by the
-        components' standard deviations when the model was fit with --whiten) and writes
-        it as float32, keeping the rows' labels. Streams: memory does not grow with the row
-        count. The output's feature-space is pca:<model content hash>, so later stages can
-        tell which model made the features.
+        Computes (x - mean) . components^T in float64 for every row (divided by
+        the components' standard deviations when the model whitens) and writes
+        it as float32, keeping the rows' labels. Streams block by block on all
+        cores: memory does not grow with the row count. The output's
+        feature-space is pca:<model content hash>, so later stages can tell
+        which model made the features. Input of another width or feature space
+        than the model's is refused.
 
         Examples:
-          mnist-decode train-images-idx3-ubyte.gz | pca-project -m pca.zmat -o train.pca.zmat
-          pca-project -m pca.zmat shard1.zmat | rf-tree ...
+          pca-project -m pca.zmat train.zmat -o train.pca.zmat
+          mnist-decode t10k-images-idx3-ubyte.gz | pca-project -m pca.zmat \\
+            > test.pca.zmat
         """)
 
     @Option(name: .shortAndLong, help: ArgumentHelp("The pca-model to project onto (made by pca-fit).", valueName: "MODEL"))

@@ -104,6 +104,10 @@ final class PCAToolTests: XCTestCase {
                 XCTAssertEqual(Double(y[row * 4 + c]), s, accuracy: 1e-4 * max(abs(s), 1e-3), "row \(row) coordinate \(c)")
             }
         }
+        // A reader that stops early is not an error (pipefail is on in Tool.shell).
+        let early = try Tool.shell("pca-project -m '\(model)' '\(data)' | head -c 10 > /dev/null")
+        XCTAssertEqual(early.status, 0, early.stderr)
+        XCTAssertEqual(early.stderr, "")
         // Deterministic whatever the thread count.
         let one = try Tool.run("pca-project", ["-m", model, "--threads", "1", data])
         let two = try Tool.run("pca-project", ["-m", model, "--threads", "2", data])
@@ -238,6 +242,13 @@ final class PCAToolTests: XCTestCase {
             XCTAssertTrue(cut.stderr.hasPrefix("\(tool[0]): <stdin>: "), cut.stderr)
             XCTAssertTrue(cut.stderr.contains("truncated"), cut.stderr)
         }
+
+        // A width whose d x d matrices cannot fit is refused up front, not killed later.
+        let huge = try makeData("huge.zmat", rows: 1, columns: 300_000)
+        r = try Tool.run("pca-fit", ["-k", "1", huge])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.stderr.contains("\(huge): 300000 columns need about"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("GiB for the 300000 x 300000 co-moment matrices"), r.stderr)
 
         // Nothing is left behind by a failed run.
         r = try Tool.run("pca-fit", ["-k", "9", data, "-o", dir + "/never.zmat"])

@@ -276,6 +276,67 @@ final class PCATests: XCTestCase {
         }
     }
 
+    func testFullSpectrumWithTightClustersIsOrthonormal() {
+        // A = H2 H1 D H1 H2 (two reflections: a dense orthogonal basis), D holding tight
+        // clusters (gaps of 1e-10), an exactly repeated eigenvalue and a spread of others.
+        let n = 160
+        var dvals = [Double]()
+        for i in 0..<n {
+            switch i % 4 {
+            case 0: dvals.append(1 + Double(i) * 1e-10)  // a tight cluster near 1
+            case 1: dvals.append(2)                      // an exactly repeated eigenvalue
+            default: dvals.append(3 + Double(i))
+            }
+        }
+        func reflector(_ seed: UInt64) -> [Double] {
+            var u = PCATests.randomValues(n, seed: seed) { $0.uniform() - 0.5 }
+            let norm = u.map { $0 * $0 }.reduce(0, +).squareRoot()
+            u = u.map { $0 / norm }
+            return u
+        }
+        let u1 = reflector(31), u2 = reflector(37)
+        // Q = H2 H1 (columns are the eigenvectors), built explicitly.
+        var q = [Double](repeating: 0, count: n * n)
+        for i in 0..<n {
+            for j in 0..<n {
+                let h1: Double = (i == j ? 1 : 0) - 2 * u1[i] * u1[j]
+                q[i * n + j] = h1
+            }
+        }
+        for j in 0..<n {
+            var s = 0.0
+            for i in 0..<n { s += u2[i] * q[i * n + j] }
+            for i in 0..<n { q[i * n + j] -= 2 * u2[i] * s }
+        }
+        var a = [Double](repeating: 0, count: n * n)
+        for i in 0..<n {
+            for j in 0..<n {
+                var s = 0.0
+                for k in 0..<n { s += q[i * n + k] * dvals[k] * q[j * n + k] }
+                a[i * n + j] = s
+            }
+        }
+        let eigen = SymmetricEigen(symmetric: a, order: n, threads: 2)
+        let values = eigen.eigenvalues(ranks: 0..<n, threads: 2)
+        XCTAssertEqual(zip(values, dvals.sorted(by: >)).map { abs($0 - $1) }.max()!, 0, accuracy: 1e-12 * Double(n))
+        let v = eigen.eigenvectors(for: values, threads: 2)
+        var worstResidual = 0.0, worstOrthogonality = 0.0
+        for k in 0..<n {
+            for i in 0..<n {
+                var s = 0.0
+                for j in 0..<n { s += a[i * n + j] * v[k * n + j] }
+                worstResidual = max(worstResidual, abs(s - values[k] * v[k * n + i]))
+            }
+            for l in k..<n {
+                var s = 0.0
+                for i in 0..<n { s += v[k * n + i] * v[l * n + i] }
+                worstOrthogonality = max(worstOrthogonality, abs(s - (k == l ? 1 : 0)))
+            }
+        }
+        XCTAssertLessThan(worstResidual, 1e-11, "residual (eigenvalues up to 162)")
+        XCTAssertLessThan(worstOrthogonality, 1e-12, "orthonormality")
+    }
+
     // MARK: model known answers
 
     func testDiagonalCovariance() throws {

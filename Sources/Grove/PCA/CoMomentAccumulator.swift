@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Accumulates `CoMoments` from a stream of row blocks in one pass, memory O(d^2 + block).
 ///
 /// uint8 rows take the exact integer path: rows are widened to float32 in chunks of at most
@@ -50,6 +54,27 @@ public final class CoMomentAccumulator {
         empty = CoMoments(columns: columns, accumulation: elementType == .uint8 ? .integer : .float)
     }
 
+    /// Bytes the d x d matrices of a fit take (worker accumulators, the dense statistics,
+    /// the covariance and the reduction), roughly.
+    public static func estimatedBytes(columns: Int, threads: Int) -> Double {
+        let g = CoMomentKernels.Geometry(columns: columns)
+        return Double(max(1, threads) + 4) * 8 * Double(g.cRows) * Double(g.stride)
+    }
+
+    /// Refuses widths whose co-moment matrices would not fit in half of this machine's
+    /// memory: a clear message instead of the out-of-memory killer.
+    public static func checkMemory(columns: Int, threads: Int, name: String) throws {
+        let need = estimatedBytes(columns: columns, threads: threads)
+        let pages = sysconf(Int32(_SC_PHYS_PAGES)), pageSize = sysconf(Int32(_SC_PAGESIZE))
+        guard pages > 0, pageSize > 0 else { return }
+        let have = Double(pages) * Double(pageSize)
+        if need > have / 2 {
+            func gib(_ b: Double) -> String { String(Double(Int(b / Double(1 << 30) * 10)) / 10) }
+            throw GroveError(file: name,
+                "\(columns) columns need about \(gib(need)) GiB for the \(columns) x \(columns) co-moment matrices; this machine has \(gib(have)) GiB (reduce the width first, or use fewer --threads)")
+        }
+    }
+
     deinit {
         staging?.deallocate()
         batchProducts?.deallocate()
@@ -85,7 +110,9 @@ public final class CoMomentAccumulator {
             // across the workers (integer values: the order of the sums does not matter).
             var products = [Double](repeating: 0, count: d * d)
             var overflow = false
-            let ld = ld, workers = workers
+            let ld = ld
+            // Plain pointers: no reference counting in the loop.
+            let sources = workers.map { UnsafePointer($0.products) }
             let parts = Parallel.ranges(d, parts: threads * 4)
             products.withUnsafeMutableBufferPointer { out in
                 let o = out.baseAddress!
@@ -95,7 +122,7 @@ public final class CoMomentAccumulator {
                         for i in parts[part] {
                             for j in i..<d {
                                 var v = 0.0
-                                for w in workers { v += w.products[i * ld + j] }
+                                for source in sources { v += source[i * ld + j] }
                                 if v >= CoMoments.exactIntegerLimit { flag[part] = true }
                                 o[i * d + j] = v
                                 o[j * d + i] = v
