@@ -11,10 +11,14 @@ SHELL := /bin/bash
 .SUFFIXES:
 MAKEFLAGS += --no-builtin-rules
 
-# Release builds, tuned to the building machine: on x86-64 with AVX2+FMA+BMI2 the compiler may
-# use them (-target-cpu haswell: AVX2, FMA, BMI2); elsewhere the baseline. `make PORTABLE=1` forces the baseline.
+# Release builds, tuned to the building machine (the binaries are for this machine and its
+# kind): with AVX-512 (F, BW, DQ, VL) the compiler may use it (-target-cpu skylake-avx512); else
+# with AVX2+FMA+BMI2, -target-cpu haswell; else the x86-64 baseline. Outputs are byte-identical
+# across the three (tested); only speed differs (pca-fit on 60k x 784: 0.24 / 0.36 / 0.75 s).
+# `make PORTABLE=1` forces the baseline. (Swift 6.3 refuses the names x86-64-v3 / x86-64-v4.)
 ifeq ($(PORTABLE),)
-CPU_LEVEL := $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo && grep -qw bmi2 /proc/cpuinfo && echo haswell)
+CPU_LEVEL := $(shell f=$$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null); has() { for x in "$$@"; do echo " $$f " | grep -q " $$x " || return 1; done; }; \
+  if has avx512f avx512bw avx512dq avx512vl; then echo skylake-avx512; elif has avx2 fma bmi2; then echo haswell; fi)
 endif
 SWIFT_FLAGS := -c release $(if $(CPU_LEVEL),-Xswiftc -target-cpu -Xswiftc $(CPU_LEVEL))
 BIN ?= $(CURDIR)/.build/release
