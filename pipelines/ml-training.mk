@@ -4,7 +4,8 @@
 #          -> merge into one forest -> validate on held-out data
 #
 # `make run` builds the tools and runs the DAG in parallel; `make dag` runs only the DAG with
-# the tools in $(BIN). Every output is written atomically by the tools; a failing recipe's
+# the tools in $(BIN). Every output also depends on the tool that makes it: a rebuilt tool
+# redoes its stage and what follows. Every output is written atomically by the tools; a failing recipe's
 # target is deleted (.DELETE_ON_ERROR); parameters are recorded in $(OUT)/params/ so changing
 # one (SEED, TREES, ...) rebuilds exactly what depends on it.
 
@@ -81,14 +82,14 @@ clean-outputs:
 	rm -rf $(OUT)
 
 # --- decode ---------------------------------------------------------------------------------
-$(OUT)/train.zmat: $(call input_files,$(DATASET)) $(DATASET_LABELS) $(P)/DATASET $(P)/DATASET_LABELS
+$(OUT)/train.zmat: $(call input_files,$(DATASET)) $(DATASET_LABELS) $(P)/DATASET $(P)/DATASET_LABELS $(BIN)/mnist-decode
 	$(TIME) decode mnist-decode $(DATASET) $(DATASET_LABELS) -o $@
 
-$(OUT)/test.zmat: $(call input_files,$(TEST)) $(TEST_LABELS) $(P)/TEST $(P)/TEST_LABELS
+$(OUT)/test.zmat: $(call input_files,$(TEST)) $(TEST_LABELS) $(P)/TEST $(P)/TEST_LABELS $(BIN)/mnist-decode
 	$(TIME) decode mnist-decode $(TEST) $(TEST_LABELS) -o $@
 
 # --- partition: seeded shuffle, then PCA round-robin shards ---------------------------------
-$(SHARDS) &: $(OUT)/train.zmat $(P)/PCA $(P)/SHUFFLE_SEED
+$(SHARDS) &: $(OUT)/train.zmat $(P)/PCA $(P)/SHUFFLE_SEED $(BIN)/zmat
 	$(TIME) partition zmat split -n $(PCA) --shuffle --seed $(SHUFFLE_SEED) $< --pattern '$(OUT)/shard-{i}.zmat'
 
 # --- PCA --------------------------------------------------------------------------------------
@@ -101,29 +102,29 @@ else ifeq ($(PCA_MODE),global)
 features = $(OUT)/features-$(1).zmat
 TEST_FEATURES := $(OUT)/test-features.zmat
 
-$(OUT)/pca-part-%.zmat: $(OUT)/shard-%.zmat
+$(OUT)/pca-part-%.zmat: $(OUT)/shard-%.zmat $(BIN)/pca-fit
 	$(TIME) pca pca-fit --partial $< -o $@
 
-$(OUT)/pca.zmat: $(SHARD_IDS:%=$(OUT)/pca-part-%.zmat) $(P)/K
+$(OUT)/pca.zmat: $(SHARD_IDS:%=$(OUT)/pca-part-%.zmat) $(P)/K $(BIN)/pca-fit
 	$(TIME) pca pca-fit --merge $(filter %.zmat,$^) -k $(K) -o $@
 
-$(OUT)/features-%.zmat: $(OUT)/shard-%.zmat $(OUT)/pca.zmat
+$(OUT)/features-%.zmat: $(OUT)/shard-%.zmat $(OUT)/pca.zmat $(BIN)/pca-project
 	$(TIME) project pca-project -m $(OUT)/pca.zmat $< -o $@
 
-$(OUT)/test-features.zmat: $(OUT)/test.zmat $(OUT)/pca.zmat
+$(OUT)/test-features.zmat: $(OUT)/test.zmat $(OUT)/pca.zmat $(BIN)/pca-project
 	$(TIME) project pca-project -m $(OUT)/pca.zmat $< -o $@
 else
 # As the original: each shard fits and projects on its own; validation projects the test set
 # with each shard's model and averages the shard forests' class probabilities.
 features = $(OUT)/features-$(1).zmat
 
-$(OUT)/pca-%.zmat: $(OUT)/shard-%.zmat $(P)/K
+$(OUT)/pca-%.zmat: $(OUT)/shard-%.zmat $(P)/K $(BIN)/pca-fit
 	$(TIME) pca pca-fit -k $(K) $< -o $@
 
-$(OUT)/features-%.zmat: $(OUT)/shard-%.zmat $(OUT)/pca-%.zmat
+$(OUT)/features-%.zmat: $(OUT)/shard-%.zmat $(OUT)/pca-%.zmat $(BIN)/pca-project
 	$(TIME) project pca-project -m $(OUT)/pca-$*.zmat $< -o $@
 
-$(OUT)/test-features-%.zmat: $(OUT)/test.zmat $(OUT)/pca-%.zmat
+$(OUT)/test-features-%.zmat: $(OUT)/test.zmat $(OUT)/pca-%.zmat $(BIN)/pca-project
 	$(TIME) project pca-project -m $(OUT)/pca-$*.zmat $< -o $@
 endif
 
@@ -131,7 +132,7 @@ endif
 # Task j trains TREES trees with global tree indices j*TREES ..., each seeded from SEED and its
 # index, so the forest does not depend on how tasks are scheduled.
 define tree_task
-$(OUT)/trees-$(call task_field,$(1),1).zmat: $(call features,$(call task_field,$(1),2)) $(P)/SEED $(P)/TREES $(P)/TREE_FLAGS $(P)/RF_DATA $(P)/RF
+$(OUT)/trees-$(call task_field,$(1),1).zmat: $(call features,$(call task_field,$(1),2)) $(P)/SEED $(P)/TREES $(P)/TREE_FLAGS $(P)/RF_DATA $(P)/RF $(BIN)/rf-tree $(BIN)/zmat
 ifeq ($(RF_DATA),chunk)
 	$$(TIME) rf bash -c "set -o pipefail; zmat split -n $(CHUNKS) --index $(call task_field,$(1),3) $$< | rf-tree --trees $(TREES) --seed $(SEED) --tree-index $(call task_field,$(1),4) $(TREE_FLAGS) -o $$@"
 else
@@ -146,31 +147,31 @@ FOREST_FILES := $(SHARD_IDS:%=$(OUT)/forest-%.zmat)
 shard_trees = $(foreach t,$(TASKS),$(if $(filter $(1),$(call task_field,$(t),2)),$(OUT)/trees-$(call task_field,$(t),1).zmat))
 
 define shard_forest
-$(OUT)/forest-$(1).zmat: $(call shard_trees,$(1))
-	$$(TIME) merge rf-merge $$^ -o $$@
+$(OUT)/forest-$(1).zmat: $(call shard_trees,$(1)) $(BIN)/rf-merge
+	$$(TIME) merge rf-merge $$(filter %.zmat,$$^) -o $$@
 
-$(OUT)/test-proba-$(1).zmat: $(OUT)/forest-$(1).zmat $(OUT)/test-features-$(1).zmat
+$(OUT)/test-proba-$(1).zmat: $(OUT)/forest-$(1).zmat $(OUT)/test-features-$(1).zmat $(BIN)/rf-predict
 	$$(TIME) validate rf-predict --proba -m $$< $(OUT)/test-features-$(1).zmat -o $$@
 endef
 $(foreach s,$(SHARD_IDS),$(eval $(call shard_forest,$(s))))
 
-$(OUT)/predictions.zmat: $(SHARD_IDS:%=$(OUT)/test-proba-%.zmat)
-	$(TIME) validate zmat mean $^ -o $@
+$(OUT)/predictions.zmat: $(SHARD_IDS:%=$(OUT)/test-proba-%.zmat) $(BIN)/zmat
+	$(TIME) validate zmat mean $(filter %.zmat,$^) -o $@
 else
 FOREST_FILES := $(OUT)/forest.zmat
 
-$(OUT)/forest.zmat: $(TREE_FILES)
-	$(TIME) merge rf-merge $^ -o $@
+$(OUT)/forest.zmat: $(TREE_FILES) $(BIN)/rf-merge
+	$(TIME) merge rf-merge $(filter %.zmat,$^) -o $@
 
-$(OUT)/predictions.zmat: $(OUT)/forest.zmat $(TEST_FEATURES)
+$(OUT)/predictions.zmat: $(OUT)/forest.zmat $(TEST_FEATURES) $(BIN)/rf-predict
 	$(TIME) validate rf-predict -m $(OUT)/forest.zmat $(TEST_FEATURES) -o $@
 endif
 
 # Reports from the predictions (labels travel with them): text, JSON, confusion heat map.
-$(OUT)/report.txt $(OUT)/confusion.png &: $(OUT)/predictions.zmat
+$(OUT)/report.txt $(OUT)/confusion.png &: $(OUT)/predictions.zmat $(BIN)/rf-eval
 	$(TIME) report bash -c "rf-eval --plot $(OUT)/confusion.png $< > $(OUT)/report.txt.tmp && mv $(OUT)/report.txt.tmp $(OUT)/report.txt"
 
-$(OUT)/report.json: $(OUT)/predictions.zmat
+$(OUT)/report.json: $(OUT)/predictions.zmat $(BIN)/rf-eval
 	$(TIME) report bash -c "rf-eval --json $< > $@.tmp && mv $@.tmp $@"
 
 
@@ -192,20 +193,20 @@ endif
 	@grep '^accuracy:' $(OUT)/infer/report.txt
 	@echo "predictions: $(OUT)/infer/predictions.zmat"
 
-$(INFER_SHARDS) &: $(OUT)/test.zmat $(P)/INFER
+$(INFER_SHARDS) &: $(OUT)/test.zmat $(P)/INFER $(BIN)/zmat
 	@mkdir -p $(OUT)/infer
 	$(TIME) partition zmat split -n $(INFER) $< --pattern '$(OUT)/infer/rows-{i}.zmat'
 
 ifeq ($(FEATURES),raw)
-$(OUT)/infer/predictions-%.zmat: $(OUT)/infer/rows-%.zmat $(OUT)/forest.zmat
+$(OUT)/infer/predictions-%.zmat: $(OUT)/infer/rows-%.zmat $(OUT)/forest.zmat $(BIN)/rf-predict
 	$(TIME) predict rf-predict -m $(OUT)/forest.zmat $< -o $@
 else
-$(OUT)/infer/predictions-%.zmat: $(OUT)/infer/rows-%.zmat $(OUT)/forest.zmat $(OUT)/pca.zmat
+$(OUT)/infer/predictions-%.zmat: $(OUT)/infer/rows-%.zmat $(OUT)/forest.zmat $(OUT)/pca.zmat $(BIN)/rf-predict $(BIN)/pca-project
 	$(TIME) predict bash -c "set -o pipefail; pca-project -m $(OUT)/pca.zmat $< | rf-predict -m $(OUT)/forest.zmat -o $@"
 endif
 
-$(OUT)/infer/predictions.zmat: $(INFER_IDS:%=$(OUT)/infer/predictions-%.zmat)
-	$(TIME) gather zmat cat $^ -o $@
+$(OUT)/infer/predictions.zmat: $(INFER_IDS:%=$(OUT)/infer/predictions-%.zmat) $(BIN)/zmat
+	$(TIME) gather zmat cat $(filter %.zmat,$^) -o $@
 
-$(OUT)/infer/report.txt: $(OUT)/infer/predictions.zmat
+$(OUT)/infer/report.txt: $(OUT)/infer/predictions.zmat $(BIN)/rf-eval
 	$(TIME) report bash -c "rf-eval $< > $@.tmp && mv $@.tmp $@"
