@@ -168,4 +168,19 @@ final class ZmatToolTests: XCTestCase {
         XCTAssertTrue(bad.stderr.contains("line 3, field 2: 'x' is not a number"), bad.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/bad.zmat"))
     }
+
+    func testMeanAveragesStreamsWithTheSameRows() throws {
+        let a = dir + "/a.zmat", b = dir + "/b.zmat", c = dir + "/c.zmat"
+        XCTAssertEqual(try Tool.run("zmat", ["convert", "--from", "csv", "-o", a], stdin: Data("label,p,q\n1,0.5,0.25\n2,1,0\n".utf8)).status, 0)
+        XCTAssertEqual(try Tool.run("zmat", ["convert", "--from", "csv", "-o", b], stdin: Data("label,p,q\n1,0.25,0.75\n2,0,1\n".utf8)).status, 0)
+        let r = try Tool.shell("zmat mean '\(a)' '\(b)' | zmat convert --to csv")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdoutText, "label,x0,x1\n1,0.375,0.5\n2,0.5,0.5\n")
+        // Rows that are not the same rows (labels differ) are refused, naming the row.
+        XCTAssertEqual(try Tool.run("zmat", ["convert", "--from", "csv", "-o", c], stdin: Data("label,p,q\n1,0,0\n3,0,0\n".utf8)).status, 0)
+        let bad = try Tool.run("zmat", ["mean", a, c, "-o", dir + "/m.zmat"])
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertTrue(bad.stderr.contains("c.zmat: row 1: label 3 differs"), bad.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/m.zmat"))
+    }
 }
