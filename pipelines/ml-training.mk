@@ -128,15 +128,20 @@ $(OUT)/test-features-%.zmat: $(OUT)/test.zmat $(OUT)/pca-%.zmat $(BIN)/pca-proje
 	$(TIME) project pca-project -m $(OUT)/pca-$*.zmat $< -o $@
 endif
 
+# Every tree task is told the training set's classes, so a shard or chunk that happens to miss
+# a class still grows trees that rf-merge can join.
+$(OUT)/classes.txt: $(OUT)/train.zmat $(BIN)/zmat
+	$(TIME) partition bash -c "zmat info --json $< | grep -o '\"label_counts\": {[^}]*}' | grep -o '\"-\?[0-9]*\":' | tr -d '\":' | paste -sd, > $@.tmp && mv $@.tmp $@"
+
 # --- RF tree tasks ----------------------------------------------------------------------------
 # Task j trains TREES trees with global tree indices j*TREES ..., each seeded from SEED and its
 # index, so the forest does not depend on how tasks are scheduled.
 define tree_task
-$(OUT)/trees-$(call task_field,$(1),1).zmat: $(call features,$(call task_field,$(1),2)) $(P)/SEED $(P)/TREES $(P)/TREE_FLAGS $(P)/RF_DATA $(P)/RF $(BIN)/rf-tree $(BIN)/zmat
+$(OUT)/trees-$(call task_field,$(1),1).zmat: $(call features,$(call task_field,$(1),2)) $(P)/SEED $(P)/TREES $(P)/TREE_FLAGS $(P)/RF_DATA $(P)/RF $(BIN)/rf-tree $(BIN)/zmat $(OUT)/classes.txt
 ifeq ($(RF_DATA),chunk)
-	$$(TIME) rf bash -c "set -o pipefail; zmat split -n $(CHUNKS) --index $(call task_field,$(1),3) $$< | rf-tree --trees $(TREES) --seed $(SEED) --tree-index $(call task_field,$(1),4) $(TREE_FLAGS) -o $$@"
+	$$(TIME) rf bash -c "set -o pipefail; zmat split -n $(CHUNKS) --index $(call task_field,$(1),3) $$< | rf-tree --classes $$$$(cat $(OUT)/classes.txt) --trees $(TREES) --seed $(SEED) --tree-index $(call task_field,$(1),4) $(TREE_FLAGS) -o $$@"
 else
-	$$(TIME) rf rf-tree $$< --trees $(TREES) --seed $(SEED) --tree-index $(call task_field,$(1),4) $(TREE_FLAGS) -o $$@
+	$$(TIME) rf rf-tree $$< --classes $$$$(cat $(OUT)/classes.txt) --trees $(TREES) --seed $(SEED) --tree-index $(call task_field,$(1),4) $(TREE_FLAGS) -o $$@
 endif
 endef
 $(foreach t,$(TASKS),$(eval $(call tree_task,$(t))))

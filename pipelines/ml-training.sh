@@ -25,6 +25,8 @@ spawn mnist-decode "$TEST" -o "$OUT/test.zmat"
 join
 
 zmat split -n "$PCA" --shuffle --seed "$SHUFFLE_SEED" "$OUT/train.zmat" --pattern "$OUT/shard-{i}.zmat"
+# Every tree task gets the full class list, so a shard missing a class still merges.
+classes=$(zmat info --json "$OUT/train.zmat" | grep -o '"label_counts": {[^}]*}' | grep -o '"-\{0,1\}[0-9]*":' | tr -d '":' | paste -sd, -)
 
 i=0
 while [ "$i" -lt "$PCA" ]; do spawn pca-fit --partial "$OUT/shard-$i.zmat" -o "$OUT/pca-part-$i.zmat"; i=$((i + 1)); done
@@ -42,7 +44,7 @@ join
 j=0
 while [ "$j" -lt "$RF" ]; do
   # shellcheck disable=SC2086
-  spawn rf-tree "$OUT/features-$((j % PCA)).zmat" --trees "$TREES" --seed "$SEED" --tree-index $((j * TREES)) $TREE_FLAGS -o "$OUT/trees-$j.zmat"
+  spawn rf-tree "$OUT/features-$((j % PCA)).zmat" --classes "$classes" --trees "$TREES" --seed "$SEED" --tree-index $((j * TREES)) $TREE_FLAGS -o "$OUT/trees-$j.zmat"
   j=$((j + 1))
 done
 join
