@@ -7,7 +7,7 @@ import CZlib
 /// name, so standard input works too. Concatenated gzip members read as one stream (what
 /// `cat a.gz b.gz` and `gzip` itself produce). A gzip stream cut short or damaged throws a
 /// `GroveError` naming the file and the compressed byte offset.
-public final class DecompressingInput {
+public final class DecompressingInput: ByteSource {
     /// The underlying file's name, for messages.
     public var name: String { input.name }
     /// The underlying file's path, or nil for standard input.
@@ -151,17 +151,6 @@ public final class DecompressingInput {
             compressedOffset += consumed
         }
         return produced
-    }
-
-    /// Reads until `buffer` is full or the input ends; returns the bytes read.
-    public func readFully(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-        var filled = 0
-        while filled < buffer.count {
-            let n = try read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]))
-            if n == 0 { break }
-            filled += n
-        }
-        return filled
     }
 
     /// The first up-to-`count` uncompressed bytes still to come, without consuming them

@@ -5,7 +5,7 @@ import Glibc
 /// A byte source: a named file, or standard input for `nil` or `-`.
 ///
 /// Reads retry on EINTR; errors name the file.
-public final class InputFile {
+public final class InputFile: ByteSource {
     /// The name used in messages: the path, or `<stdin>`.
     public let name: String
     /// The path as given, or nil for standard input.
@@ -53,17 +53,6 @@ public final class InputFile {
             if errno == EINTR { continue }
             throw GroveError(file: name, "read failed: \(String(cString: strerror(errno)))")
         }
-    }
-
-    /// Reads until `buffer` is full or the file ends; returns the bytes read.
-    public func readFully(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-        var filled = 0
-        while filled < buffer.count {
-            let n = try read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]))
-            if n == 0 { break }
-            filled += n
-        }
-        return filled
     }
 
     /// Reads the whole rest of the file.
