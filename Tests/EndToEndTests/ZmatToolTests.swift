@@ -183,4 +183,14 @@ final class ZmatToolTests: XCTestCase {
         XCTAssertTrue(bad.stderr.contains("c.zmat: row 1: label 3 differs"), bad.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/m.zmat"))
     }
+
+    /// `-o` naming a FIFO or device writes into it: renaming a temporary over it would replace
+    /// the node (once, `-o /dev/null` turned /dev/null into a plain file).
+    func testOutputToAFifoWritesIntoIt() throws {
+        let path = try makeStream(rows: 50)
+        let fifo = dir + "/pipe"
+        let r = try Tool.shell("mkfifo '\(fifo)' && { cat '\(fifo)' > '\(dir!)/got.zmat' & } && zmat head -n 7 '\(path)' -o '\(fifo)' && wait && test -p '\(fifo)'")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try Matrix.load(path: dir + "/got.zmat").rows, 7)
+    }
 }
