@@ -71,7 +71,7 @@ run: build
 	@echo
 	@pipelines/stage-report $(TIMES)
 	@echo
-	@echo "trees:      $$(for f in $(FOREST_FILES); do zmat info $$f | sed -n '/^summary:/,$$ s/^  trees: *//p'; done | paste -sd+ | bc)"
+	@echo "trees:      $$(for f in $(FOREST_FILES); do zmat info $$f | sed -n '/^summary:/,$$ s/^  trees: *//p'; done | awk '{ n += $$1 } END { print n }')"
 	@grep '^accuracy:' $(OUT)/report.txt
 	@echo "forest:     $(FOREST_FILES)"
 	@echo "report:     $(OUT)/report.txt $(OUT)/report.json $(OUT)/confusion.png"
