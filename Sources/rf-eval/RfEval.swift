@@ -57,11 +57,8 @@ struct RfEval: ParsableCommand {
         let onlyImportances = importances && input == nil && isatty(STDIN_FILENO) != 0
         var report: ClassificationReport?
         if !onlyImportances {
-            let source = try InputFile(path: input)
-            if source.isTerminal {
-                throw GroveError("refusing to read binary data from a terminal; give a FILE or a pipe")
-            }
-            let reader = try ZmatReader(source)
+            // ZmatReader refuses a terminal as standard input.
+            let reader = try ZmatReader(path: input)
             if let forest {
                 report = try ForestEvaluation.evaluate(forest: forest, reader: reader, threads: threadOptions.count)
             } else {

@@ -17,7 +17,7 @@ struct RfPredict: ParsableCommand {
         Examples:
           rf-predict -m forest.zmat test.zmat -o predictions.zmat
           mnist-decode t10k-images.gz t10k-labels.gz | rf-predict -m forest.zmat | rf-eval
-          rf-predict -m forest.zmat --proba test.zmat | zmat cat --text | head
+          rf-predict -m forest.zmat --proba test.zmat | zmat head -n 5 | zmat convert --to csv
         """)
 
     static func main() { ToolMain.run(Self.self) }
@@ -42,11 +42,8 @@ struct RfPredict: ParsableCommand {
 
     func run() throws {
         let forest = try Forest(path: model, statistics: false)
-        let source = try InputFile(path: input)
-        if source.isTerminal {
-            throw GroveError("refusing to read binary data from a terminal; give a FILE or a pipe")
-        }
-        let reader = try ZmatReader(source)
+        // ZmatReader refuses a terminal as standard input.
+        let reader = try ZmatReader(path: input)
         try forest.checkCompatible(reader.header, name: reader.name)
         let output = try outputOptions.open()
         try ForestPrediction.run(forest: forest, reader: reader, output: output, probabilities: proba,

@@ -135,11 +135,8 @@ struct RfTree: ParsableCommand {
         params.seed = seed
 
         let threads = threadOptions.count
-        let source = try InputFile(path: input)
-        if source.isTerminal {
-            throw GroveError("refusing to read binary data from a terminal; give a FILE or a pipe")
-        }
-        let reader = try ZmatReader(source)
+        // ZmatReader refuses a terminal as standard input.
+        let reader = try ZmatReader(path: input)
         let data = try TrainingSet.load(reader, classes: classes.flatMap(parseClasses), threads: threads)
         let trainer = try ForestTrainer(data: data, params: params)
         let output = try outputOptions.open()
