@@ -66,11 +66,12 @@ public final class RowBlock {
     /// Rows converted to Float, row-major, into `out` (count `rows.count * columns`).
     public func convertRows(_ range: Range<Int>, into out: UnsafeMutableBufferPointer<Float>) {
         let start = range.lowerBound * columns, n = range.count * columns
+        // Bind the element buffer once, outside the loop.
         switch elementType {
-        case .uint8: for i in 0..<n { out[i] = Float(values(as: UInt8.self)[start + i]) }
-        case .int32: for i in 0..<n { out[i] = Float(values(as: Int32.self)[start + i]) }
-        case .float32: for i in 0..<n { out[i] = values(as: Float.self)[start + i] }
-        case .float64: for i in 0..<n { out[i] = Float(values(as: Double.self)[start + i]) }
+        case .uint8: let v = values(as: UInt8.self); for i in 0..<n { out[i] = Float(v[start + i]) }
+        case .int32: let v = values(as: Int32.self); for i in 0..<n { out[i] = Float(v[start + i]) }
+        case .float32: let v = values(as: Float.self); for i in 0..<n { out[i] = v[start + i] }
+        case .float64: let v = values(as: Double.self); for i in 0..<n { out[i] = Float(v[start + i]) }
         }
     }
 
