@@ -38,10 +38,18 @@ endif
 
 P := $(OUT)/params
 TIMES := $(OUT)/stage-times.tsv
-# `stage NAME CMD` (pipelines/stage-time.bash) logs each task's start and end to $(TIMES).
-export BASH_ENV := $(CURDIR)/pipelines/stage-time.bash
+# Every task runs as `$(TIME) STAGE COMMAND...`: `stage` (pipelines/stage-time.bash) hands the
+# command to the runner RUNNER (pipelines/runners/RUNNER.bash: where the task runs) and logs its
+# start and end to $(TIMES). The rules below are the one DAG definition every runner shares.
+RUNNER ?= local
+ifeq ($(wildcard $(CURDIR)/pipelines/runners/$(RUNNER).bash),)
+$(error RUNNER must name a file in pipelines/runners/ ($(notdir $(basename $(wildcard $(CURDIR)/pipelines/runners/*.bash)))), not '$(RUNNER)')
+endif
+export RUNNER
+export GROVE_PIPELINES := $(CURDIR)/pipelines
+export BASH_ENV := $(GROVE_PIPELINES)/stage-time.bash
 export STAGE_TIMES := $(abspath $(TIMES))
-TIME = stage
+TIME = STAGE_OUTPUTS='$@' STAGE_INPUTS='$^' stage
 
 # Shell calls at parse time cost milliseconds each, so the DAG's arithmetic is done in one:
 # "J/SHARD/CHUNK/FIRST" per tree task J (shard J mod PCA, chunk J div PCA, first tree index).
