@@ -1,7 +1,10 @@
 # Sourced by every recipe's bash (BASH_ENV). `stage NAME COMMAND...` runs one DAG task: it hands
 # COMMAND to the runner named by $RUNNER (pipelines/runners/$RUNNER.bash; local when unset) and
-# appends "NAME<TAB>start<TAB>end" (epoch seconds) to $STAGE_TIMES, so the DAG can report
-# per-stage wall times however make schedules it. A function and $EPOCHREALTIME: no extra
+# appends one record per task to $STAGE_TIMES, so the DAG can report per-stage wall times
+# however make schedules it:
+#   STAGE <TAB> start <TAB> end <TAB> exit status <TAB> where (host, or what the runner names) <TAB> command
+# (epoch seconds; failed tasks are recorded too, with their status). A function and
+# $EPOCHREALTIME: no extra
 # processes per task.
 #
 # The rules in ml-training.mk say what a task computes; the runner says where it runs. A runner
@@ -15,8 +18,10 @@ source "${GROVE_PIPELINES:-$(dirname "${BASH_SOURCE[0]}")}/runners/${RUNNER:-loc
 }
 
 stage() {
-  local name=$1 start=$EPOCHREALTIME
+  local name=$1 start=$EPOCHREALTIME status=0
   shift
-  run_task "$name" "$@" || return
-  printf '%s\t%s\t%s\n' "$name" "$start" "$EPOCHREALTIME" >> "${STAGE_TIMES:-/dev/null}"
+  run_task "$name" "$@" || status=$?
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$start" "$EPOCHREALTIME" "$status" \
+    "${STAGE_WHERE:-${HOSTNAME:-local}}" "$*" >> "${STAGE_TIMES:-/dev/null}"
+  return "$status"
 }
