@@ -4,8 +4,7 @@
 # however make schedules it:
 #   STAGE <TAB> start <TAB> end <TAB> exit status <TAB> where (host, or what the runner names) <TAB> command
 # (epoch seconds; failed tasks are recorded too, with their status). A function and
-# $EPOCHREALTIME: no extra
-# processes per task.
+# $EPOCHREALTIME: no extra processes per task.
 #
 # The rules in ml-training.mk say what a task computes; the runner says where it runs. A runner
 # file defines `run_task NAME COMMAND...` and may define shell functions named after the Grove
