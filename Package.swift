@@ -10,11 +10,13 @@ let tools = ["zmat", "mnist-decode", "pca-fit", "pca-project", "rf-tree", "rf-me
 
 let package = Package(
     name: "Grove",
-    products: tools.map { .executable(name: $0, targets: [$0]) } + [
+    products: (tools + ["grove-stage"]).map { .executable(name: $0, targets: [$0]) } + [
         .library(name: "Grove", targets: ["Grove"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
     ],
     targets: [
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd",
@@ -28,6 +30,21 @@ let package = Package(
         .target(name: "GroveCLI", dependencies: [
             "Grove", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // grove-stage: any tool as an HTTP/CloudEvents stage (SwiftNIO), over one C shim for
+        // posix_spawn, which Swift's Glibc module cannot express completely.
+        .target(name: "CGroveSpawn"),
+        .target(name: "GroveStage", dependencies: [
+            "CGroveSpawn",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "grove-stage", dependencies: [
+            "GroveStage", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "GroveStageTests", dependencies: ["GroveStage"]),
         .testTarget(name: "GroveTests", dependencies: ["Grove"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Grove"]),
     ] + tools.map {
