@@ -51,6 +51,7 @@ $(BUILT): $(SOURCES)
 
 test: build
 	swift test $(SWIFT_FLAGS)
+	$(MAKE) --no-print-directory test-stage
 
 datasets-fashion:
 	bash datasets/make-fashion.sh
@@ -59,3 +60,4 @@ clean:
 	rm -rf .build
 
 include pipelines/ml-training.mk
+include pipelines/serverless/serverless.mk

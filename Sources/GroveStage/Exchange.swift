@@ -57,6 +57,21 @@ final class Exchange {
         self.allocator = allocator
         self.id = state.newID()
         self.held = allocator.buffer(capacity: 0)
+        // The server, not the connection, keeps a request alive: a client that goes away must
+        // not take the bookkeeping of its tool process (slot, files, log line) with it.
+        state.active[ObjectIdentifier(self)] = self
+        state.inFlight += 1
+    }
+
+    private var retired = false
+
+    private func retire(closeAfter: Bool) {
+        guard !retired else { return }
+        retired = true
+        state.active.removeValue(forKey: ObjectIdentifier(self))
+        handler?.exchangeFinished(self, closeAfter: closeAfter)
+        state.inFlight -= 1
+        if state.draining && state.inFlight == 0 { state.onIdle?() }
     }
 
     // MARK: - Events from the connection
@@ -146,7 +161,7 @@ final class Exchange {
         finished = true
         handler?.respondError(error, close: true)
         log(status: error.status, detail: error.description)
-        handler?.exchangeFinished(self, closeAfter: false)
+        retire(closeAfter: false)
     }
 
     /// The client disconnected: its tool is killed and its files go; no response is sent.
@@ -157,18 +172,21 @@ final class Exchange {
             if let ticket { state.slots.cancel(ticket) }
             finished = true
             log(status: 499, detail: "client went away while queued")
-            handler?.exchangeFinished(self, closeAfter: false)
+            retire(closeAfter: false)
             return
         }
         child?.kill()
         stdinChannel?.close(promise: nil)
+        responseWritable(true)
         if child == nil && request.mode == .tar && !bodyComplete {
             finish(status: HTTPResponseStatus(statusCode: 499), text: "")
         }
     }
 
+    /// Output reads pause while the client cannot take more; once it is gone they resume for
+    /// good, so the tool's end of file (and its exit) is still seen.
     func responseWritable(_ writable: Bool) {
-        stdoutChannel?.setOption(ChannelOptions.autoRead, value: writable).whenFailure { _ in }
+        stdoutChannel?.setOption(ChannelOptions.autoRead, value: writable || clientGone || finished).whenFailure { _ in }
     }
 
     // MARK: - Streaming mode
@@ -342,11 +360,10 @@ final class Exchange {
         if ok {
             let done = handler?.writeEnd()
             log(status: status, detail: nil)
-            done?.whenComplete { [weak self] _ in self.map { $0.handler?.exchangeFinished($0, closeAfter: !$0.bodyComplete) } }
-            if done == nil { handler?.exchangeFinished(self, closeAfter: true) }
+            if let done { done.whenComplete { _ in self.retire(closeAfter: !self.bodyComplete) } } else { retire(closeAfter: true) }
         } else {
             log(status: status, detail: "the tool failed after its output began streaming (exit \(exitCode ?? -1)); the response was cut off: " + stderrText())
-            handler?.exchangeFinished(self, closeAfter: true)
+            retire(closeAfter: true)
         }
     }
 
@@ -423,12 +440,12 @@ final class Exchange {
                 try? file.close()
                 guard let self else { return }
                 self.removeDirectory()
-                self.handler?.exchangeFinished(self, closeAfter: false)
+                self.retire(closeAfter: false)
             }
         } catch {
             removeDirectory()
             handler?.respondError(.runtime("cannot send the outputs: \(error)"), close: true)
-            handler?.exchangeFinished(self, closeAfter: true)
+            retire(closeAfter: true)
         }
     }
 
@@ -445,18 +462,18 @@ final class Exchange {
         cleanUp()
         log(status: Int(status.code), detail: status.code == 200 ? nil : text)
         if clientGone {
-            handler?.exchangeFinished(self, closeAfter: true)
+            retire(closeAfter: true)
             return
         }
         if headSent {
-            handler?.exchangeFinished(self, closeAfter: true)
+            retire(closeAfter: true)
             return
         }
         headSent = true
         var extra: [(String, String)] = [("Grove-Request-Id", id)]
         if let exitCode { extra.append(("Grove-Exit-Status", String(exitCode))) }
         handler?.respondSimple(status: status, text: text, close: !bodyComplete, retryAfter: status == .serviceUnavailable, extra: extra)
-        handler?.exchangeFinished(self, closeAfter: false)
+        retire(closeAfter: false)
     }
 
     private func cleanUp() {
@@ -555,9 +572,24 @@ struct TarJob: Sendable {
         for b in bindings where b.slot == .pattern {
             guard mkdir(outputs + "/\(b.index)", 0o700) == 0 else { throw StageError.runtime("\(outputs)/\(b.index): \(errnoText())") }
         }
+        // An input the client named by a plain relative path is given to the tool under that
+        // same path (the tool runs in the inputs folder), so what tools record of their inputs
+        // (zmat's `source` metadata) is what a local run records.
+        var inputPath: [Int: String] = [:]
+        for b in bindings where b.slot == .input || b.slot == .inputs {
+            inputPath[b.index] = inputs + "/\(b.index)"
+            guard let rel = try? Tar.safeRelativePath(b.value, offset: 0), rel == b.value, !rel.isEmpty,
+                  Int(rel.split(separator: "/")[0]) == nil, access(inputs + "/" + rel, F_OK) != 0 else { continue }
+            var parent = inputs
+            for part in rel.split(separator: "/").dropLast() {
+                parent += "/" + part
+                mkdir(parent, 0o700)
+            }
+            if rename(inputs + "/\(b.index)", inputs + "/" + rel) == 0 { inputPath[b.index] = rel }
+        }
         let argv = config.commandLine(bindings) { b in
             switch b.slot {
-            case .input, .inputs: return inputs + "/\(b.index)"
+            case .input, .inputs: return inputPath[b.index]!
             case .pattern: return outputs + "/\(b.index)/{i}"
             default: return outputs + "/\(b.index)"
             }
@@ -568,7 +600,7 @@ struct TarJob: Sendable {
         defer { for fd in [devnull, out, err] where fd >= 0 { close(fd) } }
         guard devnull >= 0, out >= 0, err >= 0 else { throw StageError.runtime("\(directory): \(errnoText())") }
         let child = try ChildProcess.spawn(argv, environment: config.environment, stdin: devnull, stdout: out, stderr: err,
-                                           directory: directory)
+                                           directory: inputs)
         started(child)
         let code = child.wait()
         let stderr = (try? Data(contentsOf: URL(fileURLWithPath: directory + "/stderr"))).map { Array($0.suffix(Exchange.stderrBytes)) } ?? []

@@ -12,6 +12,7 @@ final class StageState {
     let logger: Logger
     var draining = false
     var inFlight = 0
+    var active: [ObjectIdentifier: Exchange] = [:]
     var onIdle: (() -> Void)?
     private var nextID: UInt64 = 0
 
@@ -125,7 +126,6 @@ final class StageHandler: ChannelDuplexHandler {
                 let ex = Exchange(handler: self, state: state, request: request, loop: context.eventLoop,
                                   allocator: context.channel.allocator)
                 exchange = ex
-                state.inFlight += 1
                 holdReads(true)
                 guard let ticket = state.slots.acquire({ [weak ex] in ex?.start() }) else {
                     ex.refuse(.busy("\(state.config.maxProcesses) tool processes are running and \(state.config.maxQueue) requests wait: try again"))
@@ -199,8 +199,6 @@ final class StageHandler: ChannelDuplexHandler {
         if exchange === ex { exchange = nil }
         holdReads(false)
         if closeAfter { discarding = true; abortConnection() }
-        state.inFlight -= 1
-        if state.draining && state.inFlight == 0 { state.onIdle?() }
     }
 }
 

@@ -74,8 +74,12 @@ public struct StageTemplate: Sendable, Equatable, CustomStringConvertible {
 
     /// Whether a request can stream: one `{input}` (or none: the body is standard input) and at
     /// most one `{output}` (or none: standard output is the response).
+    /// An `{output}` streams only as the value of `-o`/`--output`, which every Grove tool takes
+    /// as "-" for standard output.
     public var streams: Bool {
-        count(of: [.input]) <= 1 && count(of: [.inputs, .pattern]) == 0 && count(of: [.output]) <= 1
+        guard count(of: [.input]) <= 1, count(of: [.inputs, .pattern]) == 0, count(of: [.output]) <= 1 else { return false }
+        guard let at = tokens.firstIndex(where: { if case .slot(.output, _) = $0 { return true }; return false }) else { return true }
+        return at > 0 && (tokens[at - 1] == .literal("-o") || tokens[at - 1] == .literal("--output"))
     }
 
     /// One request argument matched to the template: where argument `index` of the request goes.
