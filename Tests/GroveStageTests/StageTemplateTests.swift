@@ -11,7 +11,7 @@ final class StageTemplateTests: XCTestCase {
                                   "--tree-index", "32", "-o", "out/trees-2.zmat"])
         XCTAssertEqual(b.count, 11)
         XCTAssertEqual(b[0], .init(index: 1, slot: .input, value: "out/f-0.zmat"))
-        XCTAssertEqual(b[3], .init(index: 4, slot: .int, value: "16"))
+        XCTAssertEqual(b[4], .init(index: 5, slot: .int, value: "16"))
         XCTAssertEqual(b[10], .init(index: 11, slot: .output, value: "out/trees-2.zmat"))
         XCTAssertTrue(rfTree.streams)
     }

@@ -25,48 +25,56 @@ if [[ -z ${STAGE_URL_PATTERN:-} && -f ${STAGES_DIR:-.stages}/stages.env ]]; then
   unset _var _val
 fi
 
-# stage_pick ARGV...: prints the stage name for a call.
+# The table, read once per shell: names and templates (with TREE_FLAGS) side by side.
+_stage_names=() _stage_templates=()
+while IFS=$'\t' read -r _n _t; do
+  [[ -z $_n || $_n == \#* ]] && continue
+  _stage_names+=("$_n"); _stage_templates+=("${_t//\$TREE_FLAGS/${TREE_FLAGS:-}}")
+done < "$_stage_table"
+unset _n _t
+
+# stage_pick ARGV...: sets REPLY to the stage name for a call.
 stage_pick() {
-  local name template words w found n=$#
-  while IFS=$'\t' read -r name template; do
-    [[ -z $name || $name == \#* ]] && continue
-    template=${template//\$TREE_FLAGS/${TREE_FLAGS:-}}
-    read -ra words <<< "$template"
+  local k words w a hit found n=$# all=" ${*:2} "
+  for k in "${!_stage_names[@]}"; do
+    read -ra words <<< "${_stage_templates[k]}"
     [[ ${words[0]} == "$1" ]] || continue
     if [[ " ${words[*]} " == *" {inputs} "* ]]; then ((n >= ${#words[@]})) || continue
     else ((n == ${#words[@]})) || continue; fi
     found=1
     for w in "${words[@]:1}"; do
       [[ $w == \{*\} ]] && continue
-      local a hit=0
-      for a in "${@:2}"; do [[ $a == "$w" ]] && { hit=1; break; }; done
-      ((hit)) || { found=0; break; }
+      [[ $all == *" $w "* ]] || { found=0; break; }
     done
-    ((found)) && { echo "$name"; return 0; }
-  done < "$_stage_table"
+    ((found)) && { REPLY=${_stage_names[k]}; return 0; }
+  done
   echo "http runner: no stage in $_stage_table serves: $*" >&2
   return 64
 }
 
+# stage_url NAME: sets REPLY to the stage's URL.
 stage_url() {
   local var="STAGE_URL_${1//-/_}"
-  if [[ -n ${!var:-} ]]; then echo "${!var}"
-  elif [[ -n ${STAGE_URL_PATTERN:-} ]]; then echo "${STAGE_URL_PATTERN//\{name\}/$1}"
+  if [[ -n ${!var:-} ]]; then REPLY=${!var}
+  elif [[ -n ${STAGE_URL_PATTERN:-} ]]; then REPLY=${STAGE_URL_PATTERN//\{name\}/$1}
   else echo "http runner: no URL for stage $1: set $var or STAGE_URL_PATTERN, or run 'make stages'" >&2; return 64; fi
 }
 
-# Percent-encodes each argument, space-separated (the Grove-Argv header).
+# Sets REPLY to the arguments percent-encoded, space-separated (the Grove-Argv header).
 stage_argv_header() {
-  local LC_ALL=C out="" a i c
+  local LC_ALL=C out="" a i c enc
   for a in "$@"; do
-    local enc=""
-    for ((i = 0; i < ${#a}; i++)); do
-      c=${a:i:1}
-      case $c in [A-Za-z0-9._/,{}-]) enc+=$c ;; *) printf -v c '%%%02X' "'$c"; enc+=$c ;; esac
-    done
+    if [[ $a =~ ^[A-Za-z0-9._/,{}-]+$ ]]; then enc=$a
+    else
+      enc=""
+      for ((i = 0; i < ${#a}; i++)); do
+        c=${a:i:1}
+        case $c in [A-Za-z0-9._/,{}-]) enc+=$c ;; *) printf -v c '%%%02X' "'$c"; enc+=$c ;; esac
+      done
+    fi
     out+="${out:+ }$enc"
   done
-  printf '%s' "$out"
+  REPLY=$out
 }
 
 stage_is_input() {
@@ -81,11 +89,14 @@ stage_is_input() {
 # stage_request TOOL ARGS...: one tool call as a request; outputs land where the call names them.
 stage_request() {
   local argv=("$@") name url
-  name=$(stage_pick "${argv[@]}") || return 64
-  url=$(stage_url "$name") || return 64
+  stage_pick "${argv[@]}" || return 64
+  name=$REPLY
+  stage_url "$name" || return 64
+  url=$REPLY
   local inputs=() i
   for ((i = 1; i < ${#argv[@]}; i++)); do stage_is_input "${argv[i]}" && inputs+=("$i"); done
-  local work; work=$(mktemp -d "${TMPDIR:-/tmp}/grove-http.XXXXXX")
+  local work=${TMPDIR:-/tmp}/grove-http.$BASHPID.$RANDOM$RANDOM
+  mkdir -m 700 "$work" || return 1
   local body=() type=application/x-zmat tar=0
   # A pattern output ({i}) or several inputs need a tar; one input file or standard input streams.
   [[ " ${argv[*]} " == *"{i}"* ]] && tar=1
@@ -98,12 +109,16 @@ stage_request() {
   fi
   stage_tar_body() {
     mkdir -p "$work/in"
-    for i in "${inputs[@]}"; do ln -sfn "$(realpath "${argv[i]}")" "$work/in/$i"; done
+    for i in "${inputs[@]}"; do
+      local abs=${argv[i]}; [[ $abs == /* ]] || abs=$PWD/$abs
+      ln -sfn "$abs" "$work/in/$i"
+    done
     (cd "$work/in" && tar -chf "$work/body.tar" --owner=0 --group=0 "${inputs[@]}")
     body=(-T "$work/body.tar"); type=application/x-tar
   }
   ((tar)) && stage_tar_body
-  local header; header=$(stage_argv_header "${argv[@]}")
+  stage_argv_header "${argv[@]}"
+  local header=$REPLY
   local attempt=0 code delay_ms=200 rc
   while :; do
     rc=0
@@ -126,11 +141,17 @@ stage_request() {
     echo "stage $name ($url): ${code/000/connection error} (attempt $((attempt + 1))), retrying in ${delay_ms} ms" >&2
     sleep "$((delay_ms / 1000)).$(printf %03d $((delay_ms % 1000)))"; delay_ms=$((delay_ms * 2)); attempt=$((attempt + 1))
   done
-  local output; output=$(tr -d '\r' < "$work/headers" | sed -n 's/^[Gg]rove-[Oo]utput: *//p' | tail -1)
+  local output="" line
+  while IFS= read -r line; do
+    line=${line%$'\r'}
+    [[ ${line,,} == grove-output:* ]] && { output=${line#*:}; output=${output# }; }
+  done < "$work/headers"
   stage_place() {  # stage_place FILE ARG-INDEX [i]: atomically to the argument's path
-    local dest=${argv[$2]}
+    local dest=${argv[$2]} dir base
     [[ -n ${3:-} ]] && dest=${dest//\{i\}/$3}
-    mv "$1" "$(dirname "$dest")/.$(basename "$dest").http.$$" && mv "$(dirname "$dest")/.$(basename "$dest").http.$$" "$dest"
+    [[ $dest == */* ]] && dir=${dest%/*} || dir=.
+    base=${dest##*/}
+    mv "$1" "$dir/.$base.http.$$" && mv "$dir/.$base.http.$$" "$dest"
   }
   case $output in
   stdout) cat "$work/response" ;;

@@ -195,5 +195,19 @@ check "/healthz still 200 (alive, not ready)" test "$(curl -sS --max-time 5 -o /
 code=$(post "$url" "zmat-copy info x" --data-binary x)
 check "a tool that cannot start: 500" test "$code" = 500
 
+echo "== Knative's runtime contract: \$PORT, K_SERVICE/K_REVISION in the log"
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+PORT=$port K_SERVICE=rf-eval-json K_REVISION=rf-eval-json-00001 grove-stage -- rf-eval --json {input} 2>"$work/knative.log" &
+pid=$!; pids+=("$pid")
+for _ in $(seq 100); do curl -sf --max-time 1 -o /dev/null "http://127.0.0.1:$port/readyz" && break; sleep 0.05; done
+check "listens on \$PORT" test "$(post "http://127.0.0.1:$port" "rf-eval --json p" -T "$work/local/predictions.zmat")" = 200
+check "the JSON report, as rf-eval writes it" cmp -s "$work/b" "$work/local/report.json"
+kill -TERM "$pid"; for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+check "log lines carry K_SERVICE and K_REVISION" grep -q 'k_revision=rf-eval-json-00001 k_service=rf-eval-json.*status=200' "$work/knative.log"
+check "the stage's name defaults to K_SERVICE" grep -q 'stage=rf-eval-json' "$work/knative.log"
+python3 -c 'import yaml' 2>/dev/null || pip install -q pyyaml >/dev/null 2>&1
+check "Knative manifests: static checks" python3 pipelines/knative/check.py > "$work/knative-check.txt"
+grep FAIL "$work/knative-check.txt" >&2
+
 echo "test-stage: $pass passed, $fail failed"
 [ "$fail" = 0 ]
