@@ -86,8 +86,16 @@ IMAGE_TABLE := $(IMAGE_ARCHIVES)/images.tsv
 images: $(IMAGE_TABLE)
 	@column -t -s $$'\t' $<
 
-# One stamp per image: rebuilt when its binaries or the recipe change.
-$(IMAGE_ARCHIVES)/%.oci.tar: containers/Containerfile containers/build-image | containers-deps containers-conf
+# The labels (version, commit, licence) in a file rewritten only when they change, so a new
+# commit relabels the images and an unchanged one rebuilds nothing.
+IMAGE_LABELS := $(CONTAINERS_ROOT)/labels
+.PHONY: FORCE
+$(IMAGE_LABELS): FORCE
+	@mkdir -p $(@D); l='$(GROVE_VERSION) $(GIT_REVISION) $(GROVE_LICENSE) $(SOURCE_DATE_EPOCH)'; \
+	[ "$$(cat $@ 2>/dev/null)" = "$$l" ] || echo "$$l" > $@
+
+# One archive per image: rebuilt when its binaries, the recipe or the labels change.
+$(IMAGE_ARCHIVES)/%.oci.tar: containers/Containerfile containers/build-image $(IMAGE_LABELS) | containers-deps containers-conf
 	VERSION=$(GROVE_VERSION) REVISION=$(GIT_REVISION) LICENSE=$(GROVE_LICENSE) \
 	containers/build-image --name $* $(foreach b,$(call image_bins,$*),--bin $(DIST)/bin/$(b)) \
 	  $(if $(IMAGE_ENTRYPOINT_$*),--entrypoint '$(IMAGE_ENTRYPOINT_$*)') \
