@@ -89,8 +89,9 @@ check "a missing file through a container: exit $st, message names it" \
 prun grove/zmat cat "$T/local/train.zmat" -o /usr/bin/x.zmat > /dev/null 2> "$T/ro"; st=$?
 check "writing into the read-only root filesystem fails (exit $st: $(head -1 "$T/ro"))" [ "$st" = 1 ]
 prun --user "$(id -u):$(id -g)" -v "$T:$T" grove/zmat cat "$T/local/train.zmat" -o "$T/rw.zmat" 2> "$T/rw"; st=$?
+zmat cat "$T/local/train.zmat" -o "$T/rw-local.zmat"
 check "a mounted folder is writable, files owned by the caller (exit $st)" \
-  bash -c "[ $st = 0 ] && cmp -s '$T/local/train.zmat' '$T/rw.zmat' && [ \"\$(stat -c %u '$T/rw.zmat')\" = $(id -u) ]"
+  bash -c "[ $st = 0 ] && cmp -s '$T/rw-local.zmat' '$T/rw.zmat' && [ \"\$(stat -c %u '$T/rw.zmat')\" = $(id -u) ]"
 
 # --- portable tarball --------------------------------------------------------------------------
 tarball=$(ls dist/grove-*-linux-x86_64.tar.gz)

@@ -11,22 +11,36 @@
 # CONTAINERS_CONF and CONTAINERS_STORAGE_CONF point into $(CONTAINERS_ROOT), where the storage
 # (vfs) lives too.
 
-TOOLS := $(shell sed -n 's/^let tools = \[\(.*\)\]/\1/p' Package.swift | tr -d '",')
 DIST_SCRATCH := $(CURDIR)/.build-dist
 DIST := $(CURDIR)/dist
 CONTAINERS_ROOT := $(CURDIR)/.containers
 IMAGE_ARCHIVES := $(CONTAINERS_ROOT)/images
-export GROVE_TOOLS := $(TOOLS)
 export CONTAINERS_CONF := $(CONTAINERS_ROOT)/containers.conf
 export CONTAINERS_STORAGE_CONF := $(CONTAINERS_ROOT)/storage.conf
 
+# The shell calls below cost milliseconds per make invocation (the DAG runs make twice), so only
+# goals that need them pay: the container goals, and any run with RUNNER=podman.
+ifneq ($(filter dist images test-containers containers-deps containers-conf,$(MAKECMDGOALS))$(filter podman,$(RUNNER)),)
+TOOLS := $(shell sed -n 's/^let tools = \[\(.*\)\]/\1/p' Package.swift | tr -d '",')
+# Each expanded once here (`?=` alone would rerun git for every recipe that sees the variable).
 GIT_REVISION := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 GROVE_VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
+GROVE_VERSION := $(GROVE_VERSION)
 GROVE_LICENSE ?= NOASSERTION
-export SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+export SOURCE_DATE_EPOCH := $(SOURCE_DATE_EPOCH)
+endif
 CONTAINER_APT := podman runc
 
 .PHONY: dist images containers-deps containers-conf containers-clean test-containers
+
+# Version, commit, licence and timestamp in a file rewritten only when they change, so a new
+# commit relabels the images and renames the tarball, and an unchanged one rebuilds nothing.
+IMAGE_LABELS := $(CONTAINERS_ROOT)/labels
+.PHONY: FORCE
+$(IMAGE_LABELS): FORCE
+	@mkdir -p $(@D); l='$(GROVE_VERSION) $(GIT_REVISION) $(GROVE_LICENSE) $(SOURCE_DATE_EPOCH)'; \
+	[ "$$(cat $@ 2>/dev/null)" = "$$l" ] || echo "$$l" > $@
 
 # --- portable binaries ------------------------------------------------------------------------
 # The x86-64 baseline (no -target-cpu) so they run on any x86-64 machine; the same outputs as the
@@ -48,7 +62,7 @@ $(DIST)/bin/%: $(DIST_BUILT)
 $(DIST)/SHARED-LIBS.txt: $(TOOLS:%=$(DIST)/bin/%)
 	@for t in $(TOOLS); do echo "$$t:"; ldd $(DIST)/bin/$$t | sed 's/ *(0x[0-9a-f]*)$$//'; done > $@.tmp && mv $@.tmp $@
 
-$(DIST_TARBALL): $(TOOLS:%=$(DIST)/bin/%) $(DIST)/SHARED-LIBS.txt
+$(DIST_TARBALL): $(TOOLS:%=$(DIST)/bin/%) $(DIST)/SHARED-LIBS.txt $(IMAGE_LABELS)
 	@rm -f $(DIST)/grove-*-linux-x86_64.tar.gz
 	tar -C $(DIST) --sort=name --mtime=@$(SOURCE_DATE_EPOCH) --owner=0 --group=0 --numeric-owner \
 	  --transform 's,^,grove-$(GROVE_VERSION)/,' -cf - bin SHARED-LIBS.txt | gzip -n -9 > $@.tmp && mv $@.tmp $@
@@ -86,14 +100,6 @@ IMAGE_TABLE := $(IMAGE_ARCHIVES)/images.tsv
 images: $(IMAGE_TABLE)
 	@column -t -s $$'\t' $<
 
-# The labels (version, commit, licence) in a file rewritten only when they change, so a new
-# commit relabels the images and an unchanged one rebuilds nothing.
-IMAGE_LABELS := $(CONTAINERS_ROOT)/labels
-.PHONY: FORCE
-$(IMAGE_LABELS): FORCE
-	@mkdir -p $(@D); l='$(GROVE_VERSION) $(GIT_REVISION) $(GROVE_LICENSE) $(SOURCE_DATE_EPOCH)'; \
-	[ "$$(cat $@ 2>/dev/null)" = "$$l" ] || echo "$$l" > $@
-
 # One archive per image: rebuilt when its binaries, the recipe or the labels change.
 $(IMAGE_ARCHIVES)/%.oci.tar: containers/Containerfile containers/build-image $(IMAGE_LABELS) | containers-deps containers-conf
 	VERSION=$(GROVE_VERSION) REVISION=$(GIT_REVISION) LICENSE=$(GROVE_LICENSE) \
@@ -109,14 +115,16 @@ $(IMAGE_TABLE): $(IMAGES:%=$(IMAGE_ARCHIVES)/%.oci.tar) containers/image-table
 	containers/image-table $(IMAGE_ARCHIVES) $(IMAGE_PREFIX) $(IMAGES) > $@.tmp && mv $@.tmp $@
 
 # --- the podman runner --------------------------------------------------------------------------
-# make run RUNNER=podman: images first (the DAG's tool prerequisites stay the local build's).
+# make run RUNNER=podman: images first (the DAG's tool prerequisites stay the local build's);
+# the runner defines a function per tool in GROVE_TOOLS.
 ifeq ($(RUNNER),podman)
 run: images
+export GROVE_TOOLS := $(TOOLS)
 endif
 
 # --- tests --------------------------------------------------------------------------------------
-test-containers: build images
-	bash containers/test.sh
+test-containers: build dist images
+	GROVE_TOOLS='$(TOOLS)' bash containers/test.sh
 
 containers-clean:
 	@if command -v podman >/dev/null && [ -f $(CONTAINERS_CONF) ]; then podman rm -af >/dev/null 2>&1 || true; fi
