@@ -4,7 +4,8 @@
 #   make images            one image per entry of IMAGES (grove/TOOL), OCI archives and a table
 #   make run RUNNER=podman the ml-training DAG with every tool run in its image
 #   make test-containers   images, --help, pipes, bad input, byte-identical forest, reproducible
-#   make containers-clean  remove the images, the container storage and dist/
+#   make containers-clean  remove the images and the container storage (.containers/)
+#   make dist-clean        remove dist/ and the portable build (.build-dist/); make clean does both
 #
 # podman, runc and their friends come from Debian (containers-deps installs them when missing).
 # Every podman call reads the project's own configuration, never /etc's:
@@ -32,7 +33,7 @@ export SOURCE_DATE_EPOCH := $(SOURCE_DATE_EPOCH)
 endif
 CONTAINER_APT := podman runc
 
-.PHONY: dist images containers-deps containers-conf containers-clean test-containers
+.PHONY: dist images containers-deps containers-conf containers-clean dist-clean test-containers
 
 # Version, commit, licence and timestamp in a file rewritten only when they change, so a new
 # commit relabels the images and renames the tarball, and an unchanged one rebuilds nothing.
@@ -77,9 +78,11 @@ containers-deps:
 	fi
 
 containers-conf: $(CONTAINERS_CONF) $(CONTAINERS_STORAGE_CONF)
+CONTAINERS_DRIVER ?=
 $(CONTAINERS_ROOT)/%.conf: containers/%.conf.in
 	@mkdir -p $(CONTAINERS_ROOT)/tmp
-	sed 's,@ROOT@,$(CONTAINERS_ROOT),g' $< > $@.tmp && mv $@.tmp $@
+	d='$(CONTAINERS_DRIVER)'; [ -n "$$d" ] || { grep -qw overlay /proc/filesystems && d=overlay || d=vfs; }; \
+	sed "s,@ROOT@,$(CONTAINERS_ROOT),g; s,@DRIVER@,$$d,g" $< > $@.tmp && mv $@.tmp $@
 
 # --- images -----------------------------------------------------------------------------------
 # IMAGES lists image names; each NAME is built from IMAGE_BINS_NAME (default: the tool NAME),
@@ -129,5 +132,8 @@ test-containers: build dist images
 containers-clean:
 	@if command -v podman >/dev/null && [ -f $(CONTAINERS_CONF) ]; then podman rm -af >/dev/null 2>&1 || true; fi
 	@grep -o " $(CONTAINERS_ROOT)/[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount 2>/dev/null || true
-	rm -rf $(CONTAINERS_ROOT) $(DIST) $(DIST_SCRATCH)
-clean: containers-clean
+	rm -rf $(CONTAINERS_ROOT)
+
+dist-clean:
+	rm -rf $(DIST) $(DIST_SCRATCH)
+clean: containers-clean dist-clean
