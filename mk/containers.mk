@@ -88,7 +88,8 @@ $(CONTAINERS_ROOT)/%.conf: containers/%.conf.in
 # IMAGES lists image names; each NAME is built from IMAGE_BINS_NAME (default: the tool NAME),
 # with IMAGE_ENTRYPOINT_NAME / IMAGE_CMD_NAME (JSON arrays; default the first binary),
 # IMAGE_ENV_NAME (K=V words), IMAGE_EXPOSE_NAME and IMAGE_CA_NAME (1: add CA certificates).
-# A stage image is one more entry, e.g. (once grove-stage builds):
+# Entries go here, before the lines below expand IMAGES (or in a file included before this one).
+# A stage image is one more entry, e.g. (once grove-stage is a product of Package.swift):
 #   IMAGES += stage-rf-predict
 #   IMAGE_BINS_stage-rf-predict := grove-stage rf-predict
 #   IMAGE_ENV_stage-rf-predict := PORT=8080
@@ -113,8 +114,14 @@ $(IMAGE_ARCHIVES)/%.oci.tar: containers/Containerfile containers/build-image $(I
 	  $(if $(IMAGE_CA_$*),--ca) --dir $(CONTAINERS_ROOT)/context/$* --tag $(IMAGE_PREFIX)$* --archive $@
 $(foreach i,$(IMAGES),$(eval $(IMAGE_ARCHIVES)/$(i).oci.tar: $(foreach b,$(call image_bins,$(i)),$(DIST)/bin/$(b))))
 
-# name, image id, layer digest, layer size, gzip-compressed layer size (what a push uploads).
-$(IMAGE_TABLE): $(IMAGES:%=$(IMAGE_ARCHIVES)/%.oci.tar) containers/image-table
+# image, manifest digest, layer digest, compressed layer bytes (what a push uploads), root
+# filesystem bytes.
+# The list of images in a file rewritten only when it changes, so the table follows IMAGES.
+IMAGE_LIST := $(CONTAINERS_ROOT)/image-list
+$(IMAGE_LIST): FORCE
+	@mkdir -p $(@D); l='$(IMAGES)'; [ "$$(cat $@ 2>/dev/null)" = "$$l" ] || echo "$$l" > $@
+
+$(IMAGE_TABLE): $(IMAGES:%=$(IMAGE_ARCHIVES)/%.oci.tar) containers/image-table $(IMAGE_LIST)
 	containers/image-table $(IMAGE_ARCHIVES) $(IMAGE_PREFIX) $(IMAGES) > $@.tmp && mv $@.tmp $@
 
 # --- the podman runner --------------------------------------------------------------------------
