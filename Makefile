@@ -61,3 +61,4 @@ clean:
 
 include pipelines/ml-training.mk
 include pipelines/serverless/serverless.mk
+include mk/containers.mk
