@@ -60,10 +60,11 @@ $(DIST)/bin/%: $(DIST_BUILT)
 	@mkdir -p $(@D)
 	install -m 755 $(DIST_SCRATCH)/release/$* $@.tmp && strip --strip-unneeded $@.tmp && mv $@.tmp $@
 
-$(DIST)/SHARED-LIBS.txt: $(TOOLS:%=$(DIST)/bin/%)
-	@for t in $(TOOLS); do echo "$$t:"; ldd $(DIST)/bin/$$t | sed 's/ *(0x[0-9a-f]*)$$//'; done > $@.tmp && mv $@.tmp $@
+DIST_BINS = $(TOOLS) grove-stage
+$(DIST)/SHARED-LIBS.txt: $(DIST_BINS:%=$(DIST)/bin/%)
+	@for t in $(DIST_BINS); do echo "$$t:"; ldd $(DIST)/bin/$$t | sed 's/ *(0x[0-9a-f]*)$$//'; done > $@.tmp && mv $@.tmp $@
 
-$(DIST_TARBALL): $(TOOLS:%=$(DIST)/bin/%) $(DIST)/SHARED-LIBS.txt $(IMAGE_LABELS)
+$(DIST_TARBALL): $(DIST_BINS:%=$(DIST)/bin/%) $(DIST)/SHARED-LIBS.txt $(IMAGE_LABELS)
 	@rm -f $(DIST)/grove-*-linux-x86_64.tar.gz
 	tar -C $(DIST) --sort=name --mtime=@$(SOURCE_DATE_EPOCH) --owner=0 --group=0 --numeric-owner \
 	  --transform 's,^,grove-$(GROVE_VERSION)/,' -cf - bin SHARED-LIBS.txt | gzip -n -9 > $@.tmp && mv $@.tmp $@
@@ -97,6 +98,20 @@ $(CONTAINERS_ROOT)/%.conf: containers/%.conf.in
 #   IMAGE_CA_stage-rf-predict := 1
 #   IMAGE_CMD_stage-rf-predict := ["rf-predict"]
 IMAGES ?= $(TOOLS)
+# A stage image per tool the DAG's stages serve (pipelines/serverless/stages.tsv): grove-stage
+# serving that tool on $PORT. The command line is the Knative Service's `args`
+# (pipelines/knative/services.yaml); the default serves the tool's plainest form.
+STAGE_IMAGE_TOOLS := mnist-decode zmat pca-fit pca-project rf-tree rf-merge rf-predict rf-eval
+ifeq ($(origin IMAGES),file)
+IMAGES += $(STAGE_IMAGE_TOOLS:%=stage-%)
+endif
+define stage_image
+IMAGE_BINS_stage-$(1) := grove-stage $(1)
+IMAGE_ENV_stage-$(1) := PORT=8080
+IMAGE_EXPOSE_stage-$(1) := 8080
+IMAGE_CMD_stage-$(1) := ["--host", "0.0.0.0", "--", "$(1)", "{input}"]
+endef
+$(foreach t,$(STAGE_IMAGE_TOOLS),$(eval $(call stage_image,$(t))))
 IMAGE_PREFIX ?= grove/
 image_bins = $(or $(IMAGE_BINS_$(1)),$(1))
 IMAGE_TABLE := $(IMAGE_ARCHIVES)/images.tsv
