@@ -33,7 +33,7 @@ final class FaultToleranceTests: XCTestCase {
 
     func lost(_ dir: String) throws -> [String] {
         guard let text = try? String(contentsOfFile: dir + "/lost-tasks.txt", encoding: .utf8) else { return [] }
-        return text.split(separator: "\n").map { URL(fileURLWithPath: String($0.split(separator: "\t")[1])).lastPathComponent }
+        return text.split(separator: "\n").map { URL(fileURLWithPath: String($0.split(separator: "\t")[1])).lastPathComponent }.sorted()
     }
 
     func testSeventyPercentKilledWithRetriesGivesTheSameForest() throws {
