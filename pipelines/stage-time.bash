@@ -20,8 +20,9 @@ source "${GROVE_PIPELINES:-$(dirname "${BASH_SOURCE[0]}")}/runners/${RUNNER:-loc
 #  - RETRIES=N (default 0): a failed attempt (any status but 64, a usage error, which no retry
 #    mends) is run again, up to N more times, after RETRY_DELAY seconds (default 0.5), doubling.
 #    Every attempt gets its own record, so failed attempts stay visible.
+#    A failed attempt's outputs are removed.
 #  - STAGE_LOSABLE=1 (the DAG sets it on tree tasks when MIN_TREES is set): when the retries are
-#    spent, the task's outputs are removed, one line "NAME <TAB> outputs <TAB> status <TAB>
+#    spent, one line "NAME <TAB> outputs <TAB> status <TAB>
 #    attempts" is appended to $STAGE_LOST, and stage returns 0 so the DAG goes on without it.
 #  - Fault injector, for tests: an injected attempt starts the command and kill -9s it (and its
 #    children) after FAIL_AFTER seconds (default 0.05). FAIL_TASKS=rf:3,rf:trees-5 injects the
@@ -48,14 +49,16 @@ stage() {
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$start" "$EPOCHREALTIME" "$status" \
       "${STAGE_WHERE:-${HOSTNAME:-local}}" "$*" >> "${STAGE_TIMES:-/dev/null}"
     attempt=$((attempt + 1))
+    # A failed attempt leaves no outputs (as make's .DELETE_ON_ERROR, for runners make does not
+    # watch: RUNNER=slurm), so a retry or a rerun redoes the task.
+    # shellcheck disable=SC2086  # STAGE_OUTPUTS is make's space-separated target list
+    [ "$status" = 0 ] || rm -f ${STAGE_OUTPUTS:-}
     [ "$status" != 0 ] && [ "$status" != 64 ] && [ "$attempt" -le "${RETRIES:-0}" ] || break
     echo "stage: $name ${STAGE_OUTPUTS%% *}: exit $status, retry $attempt of ${RETRIES} in ${delay} s" >&2
     sleep "$delay"
     delay=$(awk -v d="$delay" 'BEGIN { print d * 2 }')
   done
   if [ "$status" != 0 ] && [ -n "${STAGE_LOSABLE:-}" ]; then
-    # shellcheck disable=SC2086  # STAGE_OUTPUTS is make's space-separated target list
-    rm -f ${STAGE_OUTPUTS:-}
     printf '%s\t%s\t%s\t%s\n' "$name" "${STAGE_OUTPUTS:-}" "$status" "$attempt" >> "${STAGE_LOST:-/dev/null}"
     echo "stage: $name ${STAGE_OUTPUTS%% *}: lost after $attempt attempts (exit $status); the DAG goes on without it" >&2
     return 0
