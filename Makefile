@@ -62,3 +62,4 @@ clean:
 include pipelines/ml-training.mk
 include pipelines/serverless/serverless.mk
 include mk/containers.mk
+include mk/slurm.mk

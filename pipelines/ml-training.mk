@@ -49,7 +49,24 @@ export RUNNER
 export GROVE_PIPELINES := $(CURDIR)/pipelines
 export BASH_ENV := $(GROVE_PIPELINES)/stage-time.bash
 export STAGE_TIMES := $(abspath $(TIMES))
-TIME = STAGE_OUTPUTS='$@' STAGE_INPUTS='$^' stage
+TIME = STAGE_OUTPUTS='$(or $(STAGE_TARGETS),$@)' STAGE_INPUTS='$^' stage
+# A grouped rule (&:) names all its targets in STAGE_TARGETS ($@ is only the one make wanted), so
+# a runner that plans from STAGE_OUTPUTS (RUNNER=slurm) knows every file the task makes.
+
+# Fault tolerance (issue 10; pipelines/stage-time.bash does it, for every runner): a failed task
+# is retried RETRIES times (backoff from RETRY_DELAY s). With MIN_TREES=N a tree task still failing
+# is lost instead of failing the run (listed in $(LOST)) and merge joins the trees that exist,
+# refusing fewer than N (per forest). Without MIN_TREES a lost task fails the run, as before.
+RETRIES ?= 0
+MIN_TREES ?=
+LOST := $(OUT)/lost-tasks.txt
+export RETRIES
+export STAGE_LOST := $(abspath $(LOST))
+LOSABLE := $(if $(MIN_TREES),STAGE_LOSABLE=1)
+MERGE_FLAGS := $(if $(MIN_TREES),--min-trees $(MIN_TREES))
+# A runner may drive the whole DAG itself (pipelines/RUNNER/submit, given make's command line and
+# DAG_OUT: RUNNER=slurm submits it as jobs); otherwise make runs it here.
+DAG_DRIVER := $(wildcard pipelines/$(RUNNER)/submit)
 
 # Shell calls at parse time cost milliseconds each, so the DAG's arithmetic is done in one:
 # "J/SHARD/CHUNK/FIRST" per tree task J (shard J mod PCA, chunk J div PCA, first tree index).
@@ -74,12 +91,13 @@ input_files = $(if $(wildcard $(1)/.),$(sort $(wildcard $(1)/*/*.png)),$(1))
 
 .PHONY: run dag infer clean-outputs
 run: build
-	@rm -f $(TIMES)
-	@$(MAKE) --no-print-directory -j$(JOBS) dag
+	@rm -f $(TIMES) $(LOST)
+	@$(if $(DAG_DRIVER),DAG_OUT=$(OUT) $(DAG_DRIVER)) $(MAKE) --no-print-directory -j$(JOBS) dag
 	@echo
 	@pipelines/stage-report $(TIMES)
 	@echo
 	@echo "trees:      $$(for f in $(FOREST_FILES); do zmat info $$f | sed -n '/^summary:/,$$ s/^  trees: *//p'; done | awk '{ n += $$1 } END { print n }')"
+	@if [ -s $(LOST) ]; then echo "lost:       $$(wc -l < $(LOST)) tree tasks ($$(cut -f2 $(LOST) | xargs -n1 basename | sort -V | paste -sd' ')), see $(LOST)"; fi
 	@grep '^accuracy:' $(OUT)/report.txt
 	@echo "forest:     $(FOREST_FILES)"
 	@echo "report:     $(OUT)/report.txt $(OUT)/report.json $(OUT)/confusion.png"
@@ -97,6 +115,7 @@ $(OUT)/test.zmat: $(call input_files,$(TEST)) $(TEST_LABELS) $(P)/TEST $(P)/TEST
 	$(TIME) decode mnist-decode $(TEST) $(TEST_LABELS) -o $@
 
 # --- partition: seeded shuffle, then PCA round-robin shards ---------------------------------
+$(SHARDS): private STAGE_TARGETS = $(SHARDS)
 $(SHARDS) &: $(OUT)/train.zmat $(P)/PCA $(P)/SHUFFLE_SEED $(BIN)/zmat
 	$(TIME) partition zmat split -n $(PCA) --shuffle --seed $(SHUFFLE_SEED) $< --pattern '$(OUT)/shard-{i}.zmat'
 
@@ -147,9 +166,9 @@ $(OUT)/classes.txt: $(OUT)/train.zmat $(BIN)/zmat
 define tree_task
 $(OUT)/trees-$(call task_field,$(1),1).zmat: $(call features,$(call task_field,$(1),2)) $(P)/SEED $(P)/TREES $(P)/TREE_FLAGS $(P)/RF_DATA $(P)/RF $(BIN)/rf-tree $(BIN)/zmat $(OUT)/classes.txt
 ifeq ($(RF_DATA),chunk)
-	$$(TIME) rf bash -c "set -o pipefail; zmat split -n $(CHUNKS) --index $(call task_field,$(1),3) $$< | rf-tree --classes $$$$(cat $(OUT)/classes.txt) --trees $(TREES) --seed $(SEED) --tree-index $(call task_field,$(1),4) $(TREE_FLAGS) -o $$@"
+	$$(LOSABLE) $$(TIME) rf bash -c "set -o pipefail; zmat split -n $(CHUNKS) --index $(call task_field,$(1),3) $$< | rf-tree --classes $$$$(cat $(OUT)/classes.txt) --trees $(TREES) --seed $(SEED) --tree-index $(call task_field,$(1),4) $(TREE_FLAGS) -o $$@"
 else
-	$$(TIME) rf rf-tree $$< --classes $$$$(cat $(OUT)/classes.txt) --trees $(TREES) --seed $(SEED) --tree-index $(call task_field,$(1),4) $(TREE_FLAGS) -o $$@
+	$$(LOSABLE) $$(TIME) rf rf-tree $$< --classes $$$$(cat $(OUT)/classes.txt) --trees $(TREES) --seed $(SEED) --tree-index $(call task_field,$(1),4) $(TREE_FLAGS) -o $$@
 endif
 endef
 $(foreach t,$(TASKS),$(eval $(call tree_task,$(t))))
@@ -161,7 +180,7 @@ shard_trees = $(foreach t,$(TASKS),$(if $(filter $(1),$(call task_field,$(t),2))
 
 define shard_forest
 $(OUT)/forest-$(1).zmat: $(call shard_trees,$(1)) $(BIN)/rf-merge
-	$$(TIME) merge rf-merge $$(filter %.zmat,$$^) -o $$@
+	$$(TIME) merge rf-merge $(MERGE_FLAGS) $$(filter %.zmat,$$^) -o $$@
 
 $(OUT)/test-proba-$(1).zmat: $(OUT)/forest-$(1).zmat $(OUT)/test-features-$(1).zmat $(BIN)/rf-predict
 	$$(TIME) validate rf-predict --proba -m $$< $(OUT)/test-features-$(1).zmat -o $$@
@@ -174,13 +193,14 @@ else
 FOREST_FILES := $(OUT)/forest.zmat
 
 $(OUT)/forest.zmat: $(TREE_FILES) $(BIN)/rf-merge
-	$(TIME) merge rf-merge $(filter %.zmat,$^) -o $@
+	$(TIME) merge rf-merge $(MERGE_FLAGS) $(filter %.zmat,$^) -o $@
 
 $(OUT)/predictions.zmat: $(OUT)/forest.zmat $(TEST_FEATURES) $(BIN)/rf-predict
 	$(TIME) validate rf-predict -m $(OUT)/forest.zmat $(TEST_FEATURES) -o $@
 endif
 
 # Reports from the predictions (labels travel with them): text, JSON, confusion heat map.
+$(OUT)/report.txt $(OUT)/confusion.png: private STAGE_TARGETS = $(OUT)/report.txt $(OUT)/confusion.png
 $(OUT)/report.txt $(OUT)/confusion.png &: $(OUT)/predictions.zmat $(BIN)/rf-eval
 	$(TIME) report bash -c "rf-eval --plot $(OUT)/confusion.png $< > $(OUT)/report.txt.tmp && mv $(OUT)/report.txt.tmp $(OUT)/report.txt"
 

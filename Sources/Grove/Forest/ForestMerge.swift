@@ -6,6 +6,22 @@
 /// list of the distinct values. So merging the single-tree files that
 /// `rf-tree --tree-index i` wrote gives byte for byte the file one `rf-tree --trees N` writes.
 public enum ForestMerge {
+    /// Splits `paths` into the inputs that open as a tree or forest and the ones that do not
+    /// (missing, unreadable, or not a model), each with the reason, in input order. A workflow
+    /// that tolerates lost tree tasks (`rf-merge --min-trees`) merges the first list.
+    public static func readable(_ paths: [String]) -> (usable: [String], skipped: [(path: String, reason: String)]) {
+        var usable = [String](), skipped = [(path: String, reason: String)]()
+        for p in paths {
+            do {
+                _ = try ForestHeader(ZmatReader(path: p).header, name: p)
+                usable.append(p)
+            } catch {
+                skipped.append((p, "\(error)"))
+            }
+        }
+        return (usable, skipped)
+    }
+
     /// Opens every input, checks they agree on features, classes and feature space, and
     /// streams their node rows into `output` (not committed). Returns the number of trees.
     public static func merge(_ paths: [String], to output: OutputFile) throws -> Int {
