@@ -116,7 +116,9 @@ final class StageHandler: ChannelDuplexHandler {
             }
         case (.GET, "/template"):
             respondSimple(status: .ok, text: state.config.template.description + "\n")
-        case (.POST, "/"):
+        case (.POST, _) where !["/healthz", "/readyz", "/template"].contains(path):
+            // Any path runs the tool: Knative routes every path to the container, and
+            // `curl -T FILE URL/` appends the file's name.
             if state.draining {
                 respondSimple(status: .serviceUnavailable, text: "the stage is shutting down\n", close: true, retryAfter: true)
                 return
