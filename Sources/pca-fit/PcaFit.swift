@@ -4,6 +4,10 @@ import GroveCLI
 
 extension EigenSolver: ExpressibleByArgument {}
 
+/// glibc's mallopt (malloc.h is not in Swift's Glibc module).
+@_silgen_name("mallopt")
+private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
+
 /// `pca-fit`: principal components of a zmat stream, in one streaming pass; or a shard's
 /// sufficient statistics (`--partial`), and the merge of such partials into one model.
 @main
@@ -59,7 +63,14 @@ struct PcaFit: ParsableCommand {
     @OptionGroup var progress: ProgressOptions
     @OptionGroup var threads: ThreadOptions
 
-    static func main() { ToolMain.run(Self.self) }
+    static func main() {
+        // A fit allocates and frees several d x d matrices (megabytes each): serve them from
+        // the heap rather than fresh mmaps, so freed pages are reused instead of faulted in
+        // again (a 784-wide merge: 10.7k page faults -> 8.1k).
+        _ = glibcMallopt(-3, 1 << 30)  // M_MMAP_THRESHOLD (malloc.h)
+        _ = glibcMallopt(-1, 1 << 30)  // M_TRIM_THRESHOLD
+        ToolMain.run(Self.self)
+    }
 
     func validate() throws {
         if partial && merge { throw ValidationError("--partial and --merge exclude each other") }
