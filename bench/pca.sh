@@ -8,6 +8,11 @@
 #   bench/pca.sh                    # from the repository root
 #   GROVE_BIN=.build/release REPEATS=5 bench/pca.sh
 #
+# Issue 11: also `pca-fit -k 10` on the 64x64 shape (2000 x 4096, goal <= 0.25 s)
+# against sklearn PCA(10) auto / covariance_eigh / full, and `pca-fit --merge -k 10`
+# of two 784-wide partials (goal <= 0.02 s). FULL_WIDE=0 skips the slow
+# `--solver full` run on 4096 columns (tens of seconds).
+#
 # Goals: pca-fit / covariance_eigh <= 1.0; pca-project >= 1 GB/s; pca-project
 # peak RSS the same at 60k and 600k rows. Markdown on stdout, raw runs in
 # bench/results/.
