@@ -8,6 +8,11 @@
 #   bench/pca.sh                    # from the repository root
 #   GROVE_BIN=.build/release REPEATS=5 bench/pca.sh
 #
+# Issue 11: also `pca-fit -k 10` on the 64x64 shape (2000 x 4096, goal <= 0.25 s)
+# against sklearn PCA(10) auto / covariance_eigh / full, and `pca-fit --merge -k 10`
+# of two 784-wide partials (goal <= 0.02 s). FULL_WIDE=0 skips the slow
+# `--solver full` run on 4096 columns (tens of seconds).
+#
 # Goals: pca-fit / covariance_eigh <= 1.0; pca-project >= 1 GB/s; pca-project
 # peak RSS the same at 60k and 600k rows. Markdown on stdout, raw runs in
 # bench/results/.
@@ -71,6 +76,38 @@ if have_python_peers; then
     run_case "pca-project 600k" peer "sklearn PCA.transform (60k blocks x10)" transform_s "$REPEATS_LONG" \
         mb=$mb600 items=600000 unit=rows -- \
         "${PEER_ENV[@]}" "$VENV_PY" "$PEERS_DIR/pca_sklearn.py" --transform --repeat-transform 10
+fi
+
+# ---- issue 11: the 64x64 shape (2000 x 4096) and the DAG's merge --------------
+# `pca-fit -k 10` (auto: Krylov on the 2000 x 2000 Gram matrix; goal <= 0.25 s) and
+# --solver full (the d x d reduction, for the ratio) against sklearn PCA(10) on the
+# same pixels; `pca-fit --merge -k 10` of two 784-wide partials (goal <= 0.02 s).
+wide="$SCRATCH/mnist2k-64x64.zmat"
+if decode=$(grove_tool mnist-decode) && "$decode" --resize 64x64 "$REPO_DIR/datasets/mnist-images-2k" -o "$wide"; then
+    if fit=$(grove_tool pca-fit); then
+        run_case "pca-fit 2000x4096" grove "pca-fit -k 10 (auto: Krylov, Gram)" - "$REPEATS" -- \
+            "$fit" -k 10 "$wide" -o "$SCRATCH/wide-model.zmat"
+        if [[ ${FULL_WIDE:-1} != 0 ]]; then
+            run_case "pca-fit 2000x4096" grove "pca-fit -k 10 --solver full" - 1 -- \
+                "$fit" -k 10 --solver full "$wide" -o "$SCRATCH/wide-full.zmat"
+        fi
+        if [[ -s $train ]] && zmat=$(grove_tool zmat); then
+            for i in 0 1; do
+                "$zmat" split -n 2 --index $i "$train" | "$fit" --partial -o "$SCRATCH/part$i.zmat"
+            done
+            for solver in auto full; do
+                run_case "pca-fit --merge 2x784" grove "pca-fit --merge -k 10 --solver $solver" - "$REPEATS" -- \
+                    "$fit" --merge -k 10 --solver $solver "$SCRATCH/part0.zmat" "$SCRATCH/part1.zmat" \
+                    -o "$SCRATCH/merged-$solver.zmat"
+            done
+        fi
+    fi
+    if have_python_peers && zmat=$(grove_tool zmat) && "$zmat" convert "$wide" -o "$SCRATCH/wide.npy"; then
+        for solver in auto covariance_eigh full; do
+            run_case "pca-fit 2000x4096" peer "sklearn PCA(10) $solver" fit_s "$REPEATS_LONG" -- \
+                "${PEER_ENV[@]}" "$VENV_PY" "$PEERS_DIR/pca_sklearn.py" --npy "$SCRATCH/wide.npy" --solver "$solver"
+        done
+    fi
 fi
 
 echo "## PCA ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores)"

@@ -4,7 +4,8 @@
     python pca_sklearn.py --solver covariance_eigh
     python pca_sklearn.py --solver randomized --repeat-transform 10
 
-Input: the IDX gz from Debian's dataset-fashion-mnist, decoded with numpy
+Input: --npy rows (the 64x64 shape: `mnist-decode --resize 64x64`, then
+`zmat convert -o x.npy`), or the IDX gz from Debian's dataset-fashion-mnist, decoded with numpy
 (decode_s), converted to --dtype (convert_s, float32 by default as in
 ../shared/reference), then PCA.fit (fit_s). With --transform the fitted model
 also projects the uint8 training rows repeated --repeat-transform times in
@@ -22,17 +23,22 @@ from common import Timer, blas_info, fashion_idx_paths, read_idx, report
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--solver", default="covariance_eigh",
-                    choices=["covariance_eigh", "randomized", "full", "arpack"])
+                    choices=["auto", "covariance_eigh", "randomized", "full", "arpack"])
     ap.add_argument("--components", type=int, default=10)
     ap.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     ap.add_argument("--images", default=fashion_idx_paths("train")[0])
+    ap.add_argument("--npy", help="read the rows from this .npy (e.g. `zmat convert x.zmat -o x.npy`) instead of --images")
     ap.add_argument("--transform", action="store_true")
     ap.add_argument("--repeat-transform", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
     with Timer() as decode:
-        X8 = read_idx(args.images)
+        if args.npy:
+            import numpy as np
+            X8 = np.load(args.npy)
+        else:
+            X8 = read_idx(args.images)
     with Timer() as convert:
         X = X8.astype(args.dtype)
     pca = PCA(n_components=args.components, svd_solver=args.solver, random_state=args.seed)

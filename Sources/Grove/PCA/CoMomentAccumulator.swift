@@ -33,7 +33,10 @@ public final class CoMomentAccumulator {
     /// given); it changes the speed, never the result.
     public let shape: CoMomentKernels.Shape
     private var workers: [IntegerWorker] = []
-    private let empty: CoMoments
+    /// The statistics of no rows (made only when needed: its d x d zeros are not free).
+    private var empty: CoMoments {
+        CoMoments(columns: columns, accumulation: elementType == .uint8 ? .integer : .float)
+    }
 
     // Float path staging.
     static let batchRows = 1024
@@ -51,7 +54,6 @@ public final class CoMomentAccumulator {
         self.threads = max(1, threads)
         self.name = name
         geometry = CoMomentKernels.Geometry(columns: columns)
-        empty = CoMoments(columns: columns, accumulation: elementType == .uint8 ? .integer : .float)
     }
 
     /// Bytes the d x d matrices of a fit take (worker accumulators, the dense statistics,

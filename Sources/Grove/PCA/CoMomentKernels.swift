@@ -20,6 +20,8 @@ public enum CoMomentKernels {
     /// Rows per exact float32 chunk: 256 * 255 * 255 < 2^24, so every partial sum of uint8
     /// products in a float32 lane is an exact integer.
     static let exactChunkRows = 256
+    /// Columns per cache block of `syrkFloat` (a multiple of 32): 256 rows x 256 float32 is 256 KiB.
+    static let floatBlockColumns = 256
 
     typealias F16 = SIMD16<Float>
     typealias D8 = SIMD8<Double>
@@ -69,20 +71,31 @@ public enum CoMomentKernels {
     static func syrkFloat(_ x: UnsafePointer<Float>, _ g: Geometry, rows: Int, panels: Range<Int>, shape: Shape,
                           into c: UnsafeMutablePointer<Double>) {
         let ld = g.stride
-        for panel in panels {
-            let i0 = panel * shape.rows
-            var j0 = firstColumnFloat(i0)
-            switch shape {
-            case .wide:
-                while j0 + 32 <= g.width {
-                    floatTile8x2(x + i0, x + j0, ld, rows, c + i0 * ld + j0)
-                    j0 += 32
-                }
-                if j0 < g.width { floatTile8x1(x + i0, x + j0, ld, rows, c + i0 * ld + j0) }
-            case .narrow:
-                while j0 < g.width {
-                    floatTile6x1(x + i0, x + j0, ld, rows, c + i0 * ld + j0)
-                    j0 += 16
+        // Column blocks keep the chunk's slice of the j columns in cache across the panels
+        // (a wide chunk does not fit): each tile is still computed once, whole, so every
+        // element's sum is the same as without blocking.
+        let blockColumns = floatBlockColumns
+        for jb in stride(from: 0, to: g.width, by: blockColumns) {
+            let jEnd = jb + blockColumns
+            for panel in panels {
+                let i0 = panel * shape.rows
+                let first = firstColumnFloat(i0)
+                if first >= jEnd { break }
+                switch shape {
+                case .wide:
+                    // This panel's tiles start at first + 32 m; take those starting in the block.
+                    var j0 = jb <= first ? first : first + (jb - first + 31) / 32 * 32
+                    while j0 < jEnd && j0 + 32 <= g.width {
+                        floatTile8x2(x + i0, x + j0, ld, rows, c + i0 * ld + j0)
+                        j0 += 32
+                    }
+                    if j0 < jEnd && j0 < g.width { floatTile8x1(x + i0, x + j0, ld, rows, c + i0 * ld + j0) }
+                case .narrow:
+                    var j0 = max(first, jb)
+                    while j0 < jEnd && j0 < g.width {
+                        floatTile6x1(x + i0, x + j0, ld, rows, c + i0 * ld + j0)
+                        j0 += 16
+                    }
                 }
             }
         }

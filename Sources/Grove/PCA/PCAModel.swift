@@ -14,6 +14,38 @@ public enum ComponentSelection: Equatable, Sendable {
 /// variance is its eigenvalues; the ratio divides by the total variance (the trace); each
 /// component's sign makes its largest-magnitude loading positive (the first such loading
 /// on a tie); whitening divides each projected coordinate by sqrt(explained variance).
+/// Which eigensolver `PCAModel.fit` uses (`pca-fit --solver`).
+public enum EigenSolver: String, Sendable, CaseIterable {
+    /// Householder reduction of the whole matrix (O(d^3)), then the wanted pairs.
+    case full
+    /// Block Lanczos (`BlockLanczos`): only the wanted pairs, O(d^2) per block step.
+    case krylov
+    /// Krylov where it pays (`krylovPays`), else full.
+    case auto
+
+    /// Orders below this are solved fully by `auto`: the reduction is cheap there.
+    public static let krylovMinimumOrder = 256
+
+    /// Whether the Krylov solver beats the full one: a large enough matrix and few enough
+    /// components (its basis grows with K; past about d / 8 the full reduction is cheaper).
+    public static func krylovPays(order d: Int, components k: Int) -> Bool {
+        d >= krylovMinimumOrder && 8 * k <= d
+    }
+
+    /// Whether this choice takes the Krylov solver for `selection` on an order-d matrix.
+    public func usesKrylov(order d: Int, selection: ComponentSelection) -> Bool {
+        switch self {
+        case .full: return false
+        case .krylov: return true
+        case .auto:
+            switch selection {
+            case .count(let k): return EigenSolver.krylovPays(order: d, components: k)
+            case .varianceFraction: return EigenSolver.krylovPays(order: d, components: 16)
+            }
+        }
+    }
+}
+
 public struct PCAModel: Equatable, Sendable {
     /// Input width d.
     public let columns: Int
@@ -53,7 +85,7 @@ public struct PCAModel: Equatable, Sendable {
     /// Throws when there are fewer than 2 rows, when K is not in 1...min(n, d), when all the
     /// columns are constant, or when whitening would divide by a zero variance.
     public static func fit(_ statistics: CoMoments, selection: ComponentSelection, whiten: Bool,
-                           threads: Int = 1) throws -> PCAModel {
+                           threads: Int = 1, solver: EigenSolver = .full) throws -> PCAModel {
         let n = statistics.count, d = statistics.columns
         guard n >= 2 else {
             throw GroveError("\(n) row\(n == 1 ? "" : "s"): PCA needs at least 2 rows to estimate a covariance")
@@ -69,8 +101,25 @@ public struct PCAModel: Equatable, Sendable {
         guard total > 0 else {
             throw GroveError("every column is constant over the \(n) rows: there is no variance to explain")
         }
-        // The reduction works in place in the covariance's storage: hand it over, no copy.
-        let eigen = SymmetricEigen(symmetric: consume covariance, order: d, threads: threads)
+        var values: [Double], vectors: [Double]
+        if solver.usesKrylov(order: d, selection: selection) {
+            (values, vectors) = PCAModel.krylovPairs(covariance, order: d, selection: selection, total: total,
+                                                     limit: limit, threads: threads, fallback: solver == .auto)
+                ?? PCAModel.fullPairs(covariance, order: d, selection: selection, total: total, limit: limit,
+                                      threads: threads)
+        } else {
+            (values, vectors) = PCAModel.fullPairs(consume covariance, order: d, selection: selection, total: total,
+                                                   limit: limit, threads: threads)
+        }
+        return try assemble(columns: d, count: n, mean: statistics.mean, values: values, vectors: vectors,
+                            total: total, whiten: whiten)
+    }
+
+    /// The full solver: Householder reduction of the whole matrix, then the wanted pairs.
+    static func fullPairs(_ matrix: consuming [Double], order d: Int, selection: ComponentSelection, total: Double,
+                          limit: Int, threads: Int) -> (values: [Double], vectors: [Double]) {
+        // The reduction works in place in the matrix's storage: hand it over, no copy.
+        let eigen = SymmetricEigen(symmetric: matrix, order: d, threads: threads)
         var values = [Double]()
         switch selection {
         case .count(let k):
@@ -87,7 +136,58 @@ public struct PCAModel: Equatable, Sendable {
                 }
             }
         }
-        var vectors = eigen.eigenvectors(for: values, threads: threads)
+        return (values, eigen.eigenvectors(for: values, threads: threads))
+    }
+
+    /// The Krylov solver (`BlockLanczos`): only the wanted pairs. For a variance fraction the
+    /// space is extended until the converged values reach it, then cut to the fewest. With
+    /// `fallback`, returns nil when so many components are needed that the full solver is
+    /// cheaper.
+    static func krylovPairs(_ matrix: [Double], order d: Int, selection: ComponentSelection, total: Double,
+                            limit: Int, threads: Int, fallback: Bool) -> (values: [Double], vectors: [Double])? {
+        var start = 0
+        var tooMany = false
+        var grow: (([Double]) -> Int?)?
+        switch selection {
+        case .count(let k): start = k
+        case .varianceFraction(let f):
+            start = min(limit, 16)
+            grow = { values in
+                var cumulative = 0.0
+                for v in values {
+                    cumulative += max(0, v) / total
+                    if cumulative > f { return nil }
+                }
+                if values.count >= limit { return nil }
+                let more = min(limit, 2 * values.count)
+                if fallback && !EigenSolver.krylovPays(order: d, components: more) {
+                    tooMany = true
+                    return nil
+                }
+                return more
+            }
+        }
+        var (values, vectors) = matrix.withUnsafeBufferPointer {
+            BlockLanczos.largest($0.baseAddress!, order: d, count: start, threads: threads, grow: grow)
+        }
+        if tooMany { return nil }
+        values = values.map { max(0, $0) }
+        if case .varianceFraction(let f) = selection {
+            var cumulative = 0.0, keep = values.count
+            for (i, v) in values.enumerated() {
+                cumulative += v / total
+                if cumulative > f { keep = i + 1; break }
+            }
+            values.removeLast(values.count - keep)
+            vectors.removeLast(vectors.count - keep * d)
+        }
+        return (values, vectors)
+    }
+
+    /// A model from eigenpairs of the covariance: the sign convention, the whitening check.
+    static func assemble(columns d: Int, count n: Int, mean: [Double], values: [Double], vectors: consuming [Double],
+                         total: Double, whiten: Bool) throws -> PCAModel {
+        var vectors = vectors
         // Sign convention: the largest-magnitude loading of each component is positive.
         for c in 0..<values.count {
             var best = 0
@@ -101,7 +201,7 @@ public struct PCAModel: Equatable, Sendable {
         if whiten, let zero = values.firstIndex(where: { $0 <= negligible }) {
             throw GroveError("component \(zero + 1) has no variance: cannot whiten (keep fewer components)")
         }
-        return PCAModel(columns: d, count: n, mean: statistics.mean, components: vectors,
+        return PCAModel(columns: d, count: n, mean: mean, components: vectors,
                         explainedVariance: values, explainedVarianceRatio: values.map { $0 / total },
                         totalVariance: total, whiten: whiten)
     }
