@@ -90,11 +90,13 @@ final class Exchange {
             }
         }
         do {
-            let dir = try makeDirectory()
-            directory = dir
             switch request.mode {
-            case .stream: try startStreaming()
+            case .stream:
+                // Streamed tools read and write pipes only: no folder of their own to make.
+                try startStreaming()
             case .tar:
+                let dir = try makeDirectory()
+                directory = dir
                 spool = open(dir + "/request.tar", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
                 guard spool >= 0 else { throw StageError.runtime("\(dir)/request.tar: \(errnoText())") }
                 handler?.holdReads(false)
@@ -199,7 +201,7 @@ final class Exchange {
         do {
             child = try ChildProcess.spawn(argv, environment: state.config.environment,
                                            stdin: stdinPipe.read, stdout: stdoutPipe.write, stderr: stderrPipe.write,
-                                           directory: directory)
+                                           directory: state.config.temporaryRoot)
         } catch {
             for fd in [stdinPipe.read, stdinPipe.write, stdoutPipe.read, stdoutPipe.write, stderrPipe.read, stderrPipe.write] { close(fd) }
             throw error
