@@ -25,18 +25,26 @@ public struct CloudEvent: Sendable, Equatable {
         return try validated(ce, where: "header ce-")
     }
 
-    /// The event of a structured-mode body (`application/cloudevents+json`) and its `data`.
-    public static func fromStructured(_ body: [UInt8]) throws -> (CloudEvent, Any?) {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else {
+    /// The event of a structured-mode body (`application/cloudevents+json`).
+    public static func fromStructured(_ body: [UInt8]) throws -> CloudEvent {
+        struct Attributes: Decodable {
+            var id, source, type, specversion, subject: String?
+        }
+        let attributes: Attributes
+        do {
+            attributes = try JSONDecoder().decode(Attributes.self, from: Data(body))
+        } catch DecodingError.typeMismatch(_, let context) {
+            throw StageError.badRequest("CloudEvent: attribute '\(context.codingPath.last?.stringValue ?? "?")' must be a string")
+        } catch {
             throw StageError.badRequest("CloudEvent: an application/cloudevents+json body must be one JSON object")
         }
         var ce: [String: String] = [:]
-        for key in ["id", "source", "type", "specversion", "subject"] {
-            guard let value = object[key] else { continue }
-            guard let s = value as? String else { throw StageError.badRequest("CloudEvent: attribute '\(key)' must be a string") }
-            ce[key] = s
-        }
-        return (try validated(ce, where: "attribute "), object["data"])
+        ce["id"] = attributes.id
+        ce["source"] = attributes.source
+        ce["type"] = attributes.type
+        ce["specversion"] = attributes.specversion
+        ce["subject"] = attributes.subject
+        return try validated(ce, where: "attribute ")
     }
 
     private static func validated(_ ce: [String: String], where prefix: String) throws -> CloudEvent {
@@ -58,6 +66,6 @@ public struct CloudEvent: Sendable, Equatable {
          ("ce-source", "/grove/stages/\(stage)"),
          ("ce-type", "dev.grove.\(stage).result"),
          ("ce-subject", request.id),
-         ("ce-time", ISO8601DateFormatter().string(from: Date()))]
+         ("ce-time", Date().formatted(.iso8601))]
     }
 }

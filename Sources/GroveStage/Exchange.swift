@@ -504,7 +504,7 @@ final class Exchange {
         let ms = Double((NIODeadline.now() - began).nanoseconds) / 1e6
         var metadata: Logger.Metadata = [
             "id": "\(id)", "stage": "\(state.config.name)", "status": "\(status)",
-            "bytes_in": "\(bytesIn)", "bytes_out": "\(bytesOut)", "ms": "\(String(format: "%.2f", ms))",
+            "bytes_in": "\(bytesIn)", "bytes_out": "\(bytesOut)", "ms": "\((ms * 100).rounded() / 100)",
         ]
         if let code = exitCode { metadata["exit"] = "\(code)" }
         if let event = request.event { metadata["ce_id"] = "\(event.id)" }

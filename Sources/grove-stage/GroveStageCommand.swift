@@ -59,7 +59,7 @@ struct GroveStageCommand: ParsableCommand {
 
     static func main() {
         do {
-            var parsed = try parseAsRoot() as! GroveStageCommand
+            var parsed = try parseAsRoot()  // GroveStageCommand, or the help command
             try parsed.run()
         } catch let error as StageError {
             FileHandle.standardError.write(Data("grove-stage: \(error)\n".utf8))
