@@ -203,7 +203,7 @@ endif
 # Reports from the predictions (labels travel with them): text, JSON, confusion heat map.
 $(OUT)/report.txt $(OUT)/confusion.png: private STAGE_TARGETS = $(OUT)/report.txt $(OUT)/confusion.png
 $(OUT)/report.txt $(OUT)/confusion.png &: $(OUT)/predictions.zmat $(BIN)/rf-eval
-	$(TIME) report bash -c "rf-eval --plot $(OUT)/confusion.png $< > $(OUT)/report.txt.tmp && mv $(OUT)/report.txt.tmp $(OUT)/report.txt"
+	$(TIME) report bash -c "rf-eval --plot $(OUT)/confusion.png $(plot_names) $< > $(OUT)/report.txt.tmp && mv $(OUT)/report.txt.tmp $(OUT)/report.txt"
 
 $(OUT)/report.json: $(OUT)/predictions.zmat $(BIN)/rf-eval
 	$(TIME) report bash -c "rf-eval --json $< > $@.tmp && mv $@.tmp $@"
@@ -212,6 +212,7 @@ $(OUT)/report.json: $(OUT)/predictions.zmat $(BIN)/rf-eval
 # table, scores, scree plot, forest. CLASS_NAMES: comma-separated, label 0 first, or 'fashion'
 # (Fashion-MNIST's names are also used when DATASET names it).
 CLASS_NAMES ?=
+plot_names = $(if $(CLASS_NAMES),--class-names '$(CLASS_NAMES)',$(if $(findstring fashion,$(DATASET)),--class-names fashion))
 REPORT_PCA := $(if $(filter raw,$(FEATURES)),,$(if $(filter global,$(PCA_MODE)),$(OUT)/pca.zmat,$(SHARD_IDS:%=$(OUT)/pca-%.zmat)))
 # $(1): predictions, $(2): forests, $(3): title.
 grove_report = grove-report --times $(TIMES) --params $(P) --runner $(RUNNER) --title '$(3)' \

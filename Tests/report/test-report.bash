@@ -19,7 +19,7 @@ timeout 300 make -C "$root" --no-print-directory -j2 dag BIN="$bin" OUT="$tmp/ou
 page=$tmp/out/report.html
 [ -s "$page" ] || fail "no $page"
 accuracy=$(sed -n 's/^accuracy: //p' "$tmp/out/report.txt")
-trees=$(PATH=$bin:$PATH zmat info "$tmp/out/forest.zmat" | sed -n 's/^  trees: *//p')
+trees=$(PATH=$bin:$PATH zmat info "$tmp/out/forest.zmat" | sed -n '/^summary:/,$ s/^  trees: *//p')
 [ "$trees" = 16 ] || fail "forest has '$trees' trees, expected 16"
 echo "test-report: page $(wc -c < "$page") bytes, accuracy $accuracy, $trees trees"
 
