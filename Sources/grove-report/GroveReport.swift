@@ -56,6 +56,12 @@ struct GroveReport: ParsableCommand {
     @Option(name: .shortAndLong, help: "Write to FILE (atomically) instead of standard output.")
     var output: String?
 
+    func validate() throws {
+        if let classNames, (try? RunContext.classNames(classNames)) == nil {
+            throw ValidationError("--class-names '\(classNames)': expected comma-separated names (label 0 first) or 'fashion'")
+        }
+    }
+
     func run() throws {
         var report = RunReport()
         report.title = title

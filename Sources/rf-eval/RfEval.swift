@@ -49,6 +49,9 @@ struct RfEval: ParsableCommand {
     @OptionGroup var threadOptions: ThreadOptions
 
     func validate() throws {
+        if let classNames, (try? RunContext.classNames(classNames)) == nil {
+            throw ValidationError("--class-names '\(classNames)': expected comma-separated names (label 0 first) or 'fashion'")
+        }
         if importances && model == nil { throw ValidationError("--importances needs the model (-m FILE)") }
         if model == "-" && (input == nil || input == "-") {
             throw ValidationError("the model and the rows cannot both come from standard input")

@@ -97,10 +97,10 @@ public struct RunReport {
             if retried[k] { cls += " retry"; hover += "\nretry of an earlier attempt" }
             let bw = max(1.0, x(t.end) - x(t.start))
             s += "<rect class=\"\(cls)\" x=\"\(n(x(t.start)))\" y=\"\(n(y + 1))\" width=\"\(n(bw))\" height=\"\(n(max(1, row - 2)))\" fill=\"\(colours[t.stage]!)\"><title>\(esc(hover))</title></rect>\n"
-            if !t.succeeded, row >= 10 {
-                s += "<text x=\"\(n(x(t.end) + 3))\" y=\"\(n(y + row * 0.75))\" class=\"mark\">✗ exit \(t.status)</text>\n"
-            } else if retried[k], row >= 10 {
-                s += "<text x=\"\(n(x(t.end) + 3))\" y=\"\(n(y + row * 0.75))\" class=\"mark\">↻ retry</text>\n"
+            if row >= 10, !t.succeeded || retried[k] {
+                // After the bar, or before it when the bar reaches the right edge.
+                let after = x(t.end) + 70 <= width
+                s += "<text x=\"\(n(after ? x(t.end) + 3 : x(t.start) - 3))\" y=\"\(n(y + row * 0.75))\" class=\"mark\"\(after ? "" : " text-anchor=\"end\"")>\(t.succeeded ? "↻ retry" : "✗ exit \(t.status)")</text>\n"
             }
         }
         s += "</svg>\n<p class=\"legend\">" + stageColours.map { "<span><i style=\"background:\($0.1)\">&#160;</i>\(esc($0.0))</span>" }.joined(separator: " ")
