@@ -51,6 +51,9 @@ final class RunReportTests: XCTestCase {
         XCTAssertEqual(tasks[5].extra, ["attempt 1"])
         XCTAssertEqual(tasks[0].seconds, 0.5, accuracy: 1e-12)
         XCTAssertEqual(TaskRecord.retries(tasks), [false, false, false, false, false, false, true, false, false])
+        XCTAssertEqual(TaskRecord.lost(tasks), [Bool](repeating: false, count: 9))  // the failed one was retried
+        let lostLog = log + "rf\t104\t105\t137\thostB\trf-tree out/features-2.zmat\n"
+        XCTAssertEqual(TaskRecord.lost(try TaskRecord.parse(lostLog, name: "t")).last, true)
         // Three columns are enough (older logs); fewer, or a bad number, name the line.
         XCTAssertEqual(try TaskRecord.parse("a\t1\t2\n", name: "t").first?.status, 0)
         XCTAssertThrowsError(try TaskRecord.parse("a\t1\t2\nb\t1\n", name: "t.tsv")) { e in
@@ -106,6 +109,16 @@ final class RunReportTests: XCTestCase {
         XCTAssertTrue(html.contains("<th>trees</th><td>48</td>"))
         XCTAssertTrue(html.contains("<th>SEED</th><td>7</td>"))
         XCTAssertTrue(html.contains("0.1.0 (commit abc1234)"))
+    }
+
+    func testLostTaskIsMarked() throws {
+        var r = RunReport()
+        r.tasks = try TaskRecord.parse(log + "rf\t104\t105\t137\thostB\trf-tree out/features-2.zmat\n", name: "t")
+        let html = r.html()
+        XCTAssertTrue(html.contains("<th>lost tasks</th><td>1 (every attempt failed)</td>"))
+        XCTAssertTrue(html.contains("FAILED: lost (no attempt succeeded)"))
+        XCTAssertTrue(html.contains("exit 137, lost</text>"))
+        XCTAssertEqual(html.components(separatedBy: ", lost</text>").count - 1, 1)  // the retried failure is not lost
     }
 
     func testTextIsEscaped() throws {

@@ -47,6 +47,18 @@ public struct TaskRecord: Equatable, Sendable {
         return records
     }
 
+    /// For each record, whether it failed and no later record of the same stage and command
+    /// succeeded (a lost task: every attempt failed).
+    public static func lost(_ records: [TaskRecord]) -> [Bool] {
+        var succeededLater = Set<String>()
+        var out = [Bool](repeating: false, count: records.count)
+        for i in records.indices.reversed() {
+            let key = records[i].stage + "\t" + records[i].command
+            if records[i].succeeded { succeededLater.insert(key) } else { out[i] = !succeededLater.contains(key) }
+        }
+        return out
+    }
+
     /// For each record, whether it repeats the command of an earlier record (a retry).
     public static func retries(_ records: [TaskRecord]) -> [Bool] {
         var seen = Set<String>()

@@ -45,6 +45,8 @@ public struct RunReport {
                                         ("wall time", "\(formatFixed(wallTime, 3)) s over \(tasks.count) task\(tasks.count == 1 ? "" : "s")")]
         let failed = tasks.filter { !$0.succeeded }.count
         if failed > 0 { rows.append(("failed tasks", String(failed))) }
+        let lostCount = TaskRecord.lost(tasks).filter { $0 }.count
+        if lostCount > 0 { rows.append(("lost tasks", "\(lostCount) (every attempt failed)")) }
         if let c = classification { rows.append(("accuracy", formatFixed(c.accuracy, 4))) }
         if !forests.isEmpty { rows.append(("trees", String(forests.reduce(0) { $0 + $1.trees }))) }
         var h = "<table class=\"kv\">\n" + rows.map { "<tr><th>\(esc($0.0))</th><td>\(esc($0.1))</td></tr>\n" }.joined() + "</table>\n"
@@ -67,6 +69,7 @@ public struct RunReport {
         let t0 = tasks.map(\.start).min()!, span = max(wallTime, 1e-3)
         let colours = Dictionary(stageColours, uniquingKeysWith: { a, _ in a })
         let retried = TaskRecord.retries(tasks)
+        let lost = TaskRecord.lost(tasks)
         let order = tasks.indices.sorted { tasks[$0].start < tasks[$1].start || (tasks[$0].start == tasks[$1].start && $0 < $1) }
         let row = order.count <= 40 ? 16.0 : max(4.0, 640.0 / Double(order.count))
         let left = 90.0, plotW = 760.0, top = 8.0, plotH = row * Double(order.count)
@@ -93,14 +96,14 @@ public struct RunReport {
             if !t.location.isEmpty { hover += ", on \(t.location)" }
             if !t.extra.isEmpty { hover += "\nmore: " + t.extra.joined(separator: ", ") }
             var cls = "bar"
-            if !t.succeeded { cls += " failed"; hover += "\nFAILED" }
+            if !t.succeeded { cls += " failed"; hover += lost[k] ? "\nFAILED: lost (no attempt succeeded)" : "\nFAILED" }
             if retried[k] { cls += " retry"; hover += "\nretry of an earlier attempt" }
             let bw = max(1.0, x(t.end) - x(t.start))
             s += "<rect class=\"\(cls)\" x=\"\(n(x(t.start)))\" y=\"\(n(y + 1))\" width=\"\(n(bw))\" height=\"\(n(max(1, row - 2)))\" fill=\"\(colours[t.stage]!)\"><title>\(esc(hover))</title></rect>\n"
             if row >= 10, !t.succeeded || retried[k] {
                 // After the bar, or before it when the bar reaches the right edge.
                 let after = x(t.end) + 70 <= width
-                s += "<text x=\"\(n(after ? x(t.end) + 3 : x(t.start) - 3))\" y=\"\(n(y + row * 0.75))\" class=\"mark\"\(after ? "" : " text-anchor=\"end\"")>\(t.succeeded ? "↻ retry" : "✗ exit \(t.status)")</text>\n"
+                s += "<text x=\"\(n(after ? x(t.end) + 3 : x(t.start) - 3))\" y=\"\(n(y + row * 0.75))\" class=\"mark\"\(after ? "" : " text-anchor=\"end\"")>\(t.succeeded ? "↻ retry" : "✗ exit \(t.status)\(lost[k] ? ", lost" : "")")</text>\n"
             }
         }
         s += "</svg>\n<p class=\"legend\">" + stageColours.map { "<span><i style=\"background:\($0.1)\">&#160;</i>\(esc($0.0))</span>" }.joined(separator: " ")
