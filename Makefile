@@ -63,3 +63,4 @@ include pipelines/ml-training.mk
 include pipelines/serverless/serverless.mk
 include mk/containers.mk
 include mk/slurm.mk
+include mk/report.mk

@@ -6,7 +6,7 @@ import PackageDescription
 /// `Grove` holds the whole domain (format, codecs, PCA, trees); `GroveCLI` holds what every
 /// command line shares (I/O selection, error reporting, option groups); each executable is one
 /// thin command file over them.
-let tools = ["zmat", "mnist-decode", "pca-fit", "pca-project", "rf-tree", "rf-merge", "rf-predict", "rf-eval"]
+let tools = ["zmat", "mnist-decode", "pca-fit", "pca-project", "rf-tree", "rf-merge", "rf-predict", "rf-eval", "grove-report"]
 
 let package = Package(
     name: "Grove",

@@ -101,8 +101,9 @@ run: build
 	@grep '^accuracy:' $(OUT)/report.txt
 	@echo "forest:     $(FOREST_FILES)"
 	@echo "report:     $(OUT)/report.txt $(OUT)/report.json $(OUT)/confusion.png"
+	@echo "page:       $(OUT)/report.html"
 
-dag: $(OUT)/report.txt $(OUT)/report.json $(OUT)/confusion.png
+dag: $(OUT)/report.txt $(OUT)/report.json $(OUT)/confusion.png $(OUT)/report.html
 
 clean-outputs:
 	rm -rf $(OUT)
@@ -202,10 +203,24 @@ endif
 # Reports from the predictions (labels travel with them): text, JSON, confusion heat map.
 $(OUT)/report.txt $(OUT)/confusion.png: private STAGE_TARGETS = $(OUT)/report.txt $(OUT)/confusion.png
 $(OUT)/report.txt $(OUT)/confusion.png &: $(OUT)/predictions.zmat $(BIN)/rf-eval
-	$(TIME) report bash -c "rf-eval --plot $(OUT)/confusion.png $< > $(OUT)/report.txt.tmp && mv $(OUT)/report.txt.tmp $(OUT)/report.txt"
+	$(TIME) report bash -c "rf-eval --plot $(OUT)/confusion.png $(plot_names) $< > $(OUT)/report.txt.tmp && mv $(OUT)/report.txt.tmp $(OUT)/report.txt"
 
 $(OUT)/report.json: $(OUT)/predictions.zmat $(BIN)/rf-eval
 	$(TIME) report bash -c "rf-eval --json $< > $@.tmp && mv $@.tmp $@"
+
+# The run's page (grove-report): parameters, a timeline of the tasks logged so far, the stage
+# table, scores, scree plot, forest. CLASS_NAMES: comma-separated, label 0 first, or 'fashion'
+# (Fashion-MNIST's names are also used when DATASET names it).
+CLASS_NAMES ?=
+plot_names = $(if $(CLASS_NAMES),--class-names '$(CLASS_NAMES)',$(if $(findstring fashion,$(DATASET)),--class-names fashion))
+REPORT_PCA := $(if $(filter raw,$(FEATURES)),,$(if $(filter global,$(PCA_MODE)),$(OUT)/pca.zmat,$(SHARD_IDS:%=$(OUT)/pca-%.zmat)))
+# $(1): predictions, $(2): forests, $(3): title.
+grove_report = grove-report --times $(TIMES) --params $(P) --runner $(RUNNER) --title '$(3)' \
+  --commit "$$(git -C $(CURDIR) describe --always --dirty 2>/dev/null || echo unknown)" \
+  $(REPORT_PCA:%=--pca %) $(2:%=--forest %) --predictions $(1) $(if $(CLASS_NAMES),--class-names '$(CLASS_NAMES)') -o $@
+
+$(OUT)/report.html: $(OUT)/predictions.zmat $(FOREST_FILES) $(REPORT_PCA) $(OUT)/report.txt $(OUT)/report.json $(BIN)/grove-report
+	$(TIME) report $(call grove_report,$<,$(FOREST_FILES),Grove run report)
 
 
 
@@ -221,10 +236,11 @@ ifeq ($(FEATURES)-$(PCA_MODE),pca-shard)
 endif
 	@test -f $(OUT)/forest.zmat || { echo "no $(OUT)/forest.zmat: run 'make run' first" >&2; exit 1; }
 	@rm -f $(TIMES)
-	@$(MAKE) --no-print-directory -j$(JOBS) $(OUT)/infer/report.txt
+	@$(MAKE) --no-print-directory -j$(JOBS) $(OUT)/infer/report.txt $(OUT)/infer/report.html
 	@pipelines/stage-report $(TIMES)
 	@grep '^accuracy:' $(OUT)/infer/report.txt
 	@echo "predictions: $(OUT)/infer/predictions.zmat"
+	@echo "page:        $(OUT)/infer/report.html"
 
 $(INFER_SHARDS) &: $(OUT)/test.zmat $(P)/INFER $(BIN)/zmat
 	@mkdir -p $(OUT)/infer
@@ -243,3 +259,6 @@ $(OUT)/infer/predictions.zmat: $(INFER_IDS:%=$(OUT)/infer/predictions-%.zmat) $(
 
 $(OUT)/infer/report.txt: $(OUT)/infer/predictions.zmat $(BIN)/rf-eval
 	$(TIME) report bash -c "rf-eval $< > $@.tmp && mv $@.tmp $@"
+
+$(OUT)/infer/report.html: $(OUT)/infer/predictions.zmat $(OUT)/forest.zmat $(REPORT_PCA) $(OUT)/infer/report.txt $(BIN)/grove-report
+	$(TIME) report $(call grove_report,$<,$(OUT)/forest.zmat,Grove inference report)

@@ -14,7 +14,8 @@ struct RfEval: ParsableCommand {
         With -m, predicts the labelled rows of FILE (or standard input) with the model; without, \
         reads rf-predict output (labels or --proba probabilities, with the true labels as row \
         labels). Prints a report whose first line is `accuracy: 0.XXXX`, or one JSON object with \
-        --json. --plot draws the confusion matrix as a PNG heat map. --importances adds each \
+        --json. --plot draws the confusion matrix as a PNG heat map (accuracy, axis titles, class names \
+        from --class-names). --importances adds each \
         feature's mean impurity decrease (normalised to sum 1), most important first; with -m \
         and no rows (standard input a terminal), only the importances are printed.
 
@@ -39,12 +40,18 @@ struct RfEval: ParsableCommand {
     @Option(help: "Also draw the confusion matrix as a PNG heat map to this file.")
     var plot: String?
 
+    @Option(help: "Class names for --plot, label 0 first, comma-separated, or 'fashion' (Fashion-MNIST's ten).")
+    var classNames: String?
+
     @Flag(help: "Also report feature importances (needs -m).")
     var importances = false
 
     @OptionGroup var threadOptions: ThreadOptions
 
     func validate() throws {
+        if let classNames, (try? RunContext.classNames(classNames)) == nil {
+            throw ValidationError("--class-names '\(classNames)': expected comma-separated names (label 0 first) or 'fashion'")
+        }
         if importances && model == nil { throw ValidationError("--importances needs the model (-m FILE)") }
         if model == "-" && (input == nil || input == "-") {
             throw ValidationError("the model and the rows cannot both come from standard input")
@@ -66,7 +73,7 @@ struct RfEval: ParsableCommand {
             }
             if report!.total == 0 { throw GroveError(file: reader.name, "no rows to score") }
         }
-        if let plot, let report { try ConfusionPlot.write(report, to: plot, force: true) }
+        if let plot, let report { try ConfusionPlot.write(report, to: plot, classNames: try classNames.map(RunContext.classNames) ?? [], force: true) }
         var text = ""
         if json {
             var extra = [(String, String)]()

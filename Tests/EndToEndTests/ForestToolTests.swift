@@ -87,8 +87,16 @@ final class ForestToolTests: XCTestCase {
         let image = try bytes(png)
         XCTAssertEqual(Array(image.prefix(8)), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
         let width = image[16..<20].reduce(0) { $0 << 8 | Int($1) }, height = image[20..<24].reduce(0) { $0 << 8 | Int($1) }
-        XCTAssertEqual(width, height)
         XCTAssertGreaterThan(width, 4 * 30)
+        XCTAssertGreaterThan(height, 4 * 30)
+        // Class names widen the left margin; a bad list is a usage error.
+        r = try Tool.run("rf-eval", ["-m", model, test, "--plot", png, "--class-names", "fashion"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let named = try bytes(png)
+        XCTAssertGreaterThan(named[16..<20].reduce(0) { $0 << 8 | Int($1) }, width)
+        r = try Tool.run("rf-eval", ["-m", model, test, "--plot", png, "--class-names", "a,,b"])
+        XCTAssertEqual(r.status, 64)
+        XCTAssertTrue(r.stderr.contains("--class-names"), r.stderr)
 
         // zmat info summarises the forest.
         let info = try Tool.run("zmat", ["info", model])

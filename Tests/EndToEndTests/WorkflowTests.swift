@@ -42,6 +42,20 @@ final class WorkflowTests: XCTestCase {
         let json = try JSONSerialization.jsonObject(with: try bytes(a + "/report.json")) as? [String: Any]
         XCTAssertNotNil(json?["accuracy"])
         XCTAssertEqual(try bytes(a + "/confusion.png").prefix(4), Data([0x89, 0x50, 0x4E, 0x47]))
+        // The run page: every stage, the accuracy and the tree count; no URL.
+        let page = String(decoding: try bytes(a + "/report.html"), as: UTF8.self)
+        let accuracyLine = try String(contentsOfFile: a + "/report.txt", encoding: .utf8).split(separator: "\n")[0]
+        XCTAssertTrue(page.contains("accuracy <b>\(accuracyLine.dropFirst("accuracy: ".count))</b>"))
+        XCTAssertTrue(page.contains("<th>trees</th><td>128</td>"))
+        for stage in ["decode", "partition", "pca", "project", "rf", "merge", "validate", "report"] {
+            XCTAssertTrue(page.contains("<td>\(stage)</td>"), stage)
+        }
+        XCTAssertFalse(page.contains("http"))
+        // A broken task log is refused with its line.
+        try "decode\t1\t2\t0\nrf\tsoon\t3\n".write(toFile: out + "/bad.tsv", atomically: true, encoding: .utf8)
+        let bad = try Tool.run("grove-report", ["--times", out + "/bad.tsv"])
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertTrue(bad.stderr.contains("bad.tsv") && bad.stderr.contains("line 2"), bad.stderr)
 
         // Another run, one job at a time: the same forest, byte for byte.
         try dag(["OUT=\(b)"], jobs: 1)

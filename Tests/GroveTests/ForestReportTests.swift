@@ -58,8 +58,9 @@ final class ForestReportTests: XCTestCase {
         XCTAssertEqual(Array(png.prefix(8)), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
         let width = png[16..<20].reduce(0) { $0 << 8 | Int($1) }
         let height = png[20..<24].reduce(0) { $0 << 8 | Int($1) }
-        XCTAssertEqual(width, 40 + 4 * 44 + 4)
-        XCTAssertEqual(height, width)
+        // Left: 20 for "TRUE", one label digit at scale 2 (6) + 8; top: accuracy, title, labels.
+        XCTAssertEqual(width, 20 + 14 + 4 * 44 + 4)
+        XCTAssertEqual(height, 20 + 16 + 16 + 4 * 44 + 4)
         XCTAssertEqual(png[25], 2)  // colour type: RGB
         // Many classes: the image stays a few thousand pixels wide.
         var big = ClassificationReport(classes: (0..<1500).map { Int32($0) })
@@ -67,6 +68,34 @@ final class ForestReportTests: XCTestCase {
         let bigPNG = try ConfusionPlot.png(big)
         let bigWidth = bigPNG[16..<20].reduce(0) { $0 << 8 | Int($1) }
         XCTAssertLessThanOrEqual(bigWidth, 40 + 1500 * 2 + 4)
+    }
+
+    /// The accuracy line, the axis titles and the class names are drawn (dark pixels where
+    /// each goes), and longer names widen the left margin.
+    func testHeatMapHasAccuracyTitlesAndNames() throws {
+        func gray(_ bytes: [UInt8]) throws -> GrayImage {
+            try bytes.withUnsafeBytes { try PNGCodec.decodeGray($0, name: "plot") }
+        }
+        func dark(_ image: GrayImage, _ xs: Range<Int>, _ ys: Range<Int>) -> Int {
+            var count = 0
+            for y in ys { for x in xs where image.pixels[y * image.width + x] < 100 { count += 1 } }
+            return count
+        }
+        let plain = try gray(ConfusionPlot.png(report()))
+        let named = try gray(ConfusionPlot.png(report(), classNames: ["T-shirt/top", "Trouser", "Pullover", "Dress"]))
+        XCTAssertEqual(named.width - plain.width, ConfusionPlot.textWidth("T-SHIRT/TOP", scale: 2) - ConfusionPlot.textWidth("0", scale: 2))
+        for image in [plain, named] {
+            let left = image.width - 4 - 4 * 44
+            XCTAssertGreaterThan(dark(image, 4..<126, 4..<14), 100, "accuracy line")
+            XCTAssertGreaterThan(dark(image, left..<image.width, 21..<35), 60, "PREDICTED")
+            XCTAssertGreaterThan(dark(image, 4..<10, 52..<image.height), 30, "TRUE")
+            XCTAssertGreaterThan(dark(image, 20..<left - 4, 52..<image.height), 20, "row names")
+        }
+        // "ACCURACY 0.6667" differs from a perfect score's line.
+        var perfect = ClassificationReport(classes: [0, 1, 2, 3])
+        for l in 0..<4 { perfect.record(truth: Int32(l), predicted: Int32(l)) }
+        let p = try gray(ConfusionPlot.png(perfect))
+        XCTAssertNotEqual(p.pixels[0..<(14 * p.width)], plain.pixels[0..<(14 * plain.width)])
     }
 
     func testFormatFixed() {
