@@ -59,3 +59,4 @@ clean:
 	rm -rf .build
 
 include pipelines/ml-training.mk
+include mk/hardening.mk
