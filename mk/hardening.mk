@@ -44,7 +44,7 @@ define fuzz-run
 	  work=$(FUZZ_DIR)/corpus/$$t; mkdir -p $$work $(FUZZ_DIR)/crashes; \
 	  dict=""; [ -f fuzz/dict/$$t.dict ] && dict="-dict=fuzz/dict/$$t.dict"; \
 	  log=$(FUZZ_DIR)/fuzz-$$t.log; \
-	  if $(FUZZ_DIR)/fuzz-$$t $(FUZZ_OPTIONS) $$dict -max_total_time=$(1) \
+	  if SWIFT_BACKTRACE=enable=no $(FUZZ_DIR)/fuzz-$$t $(FUZZ_OPTIONS) $$dict -max_total_time=$(1) \
 	      -artifact_prefix=$(FUZZ_DIR)/crashes/$$t- $$work fuzz/corpus/$$t >$$log 2>&1; then \
 	    echo "fuzz $$t: $$(grep -o 'stat::number_of_executed_units: *[0-9]*' $$log | grep -o '[0-9]*$$') runs" \
 	      "in $$(grep -o 'Done [0-9]* runs in [0-9]* second' $$log | grep -o '[0-9]* second') (limit $(1) s)," \
@@ -66,7 +66,8 @@ fuzz-smoke: fuzz-build
 # ASan: the unit and end-to-end tests (the tools the end-to-end tests run are built with ASan
 # too). TSan: the threaded code (Parallel, the block prefetcher, parallel PNG decode, tree
 # training, co-moments, eigen, projection) with more threads than cores. A sanitizer report
-# fails the test process, so "passes" means zero reports.
+# fails the test process, so "passes" means zero reports. (No separate `swift build`: `swift
+# test` builds the tools too, with its own settings, so a build first would compile all twice.)
 SANITIZE_FLAGS := -c release $(if $(CPU_LEVEL),-Xswiftc -target-cpu -Xswiftc $(CPU_LEVEL))
 ASAN_DIR := $(CURDIR)/.build-asan
 TSAN_DIR := $(CURDIR)/.build-tsan
@@ -79,12 +80,10 @@ TSAN_FILTER ?= ThreadingTests|PropertyTests|testThreads|Parallel|Prefetch
 test-sanitized: test-asan test-tsan
 
 test-asan: deps
-	swift build $(SANITIZE_FLAGS) --sanitize=address --scratch-path $(ASAN_DIR)
 	ASAN_OPTIONS=$(TEST_ASAN_OPTIONS) swift test $(SANITIZE_FLAGS) --sanitize=address --scratch-path $(ASAN_DIR) $(if $(ASAN_FILTER),--filter '$(ASAN_FILTER)')
 
 test-asan-full:
 	$(MAKE) test-asan ASAN_FILTER=
 
 test-tsan: deps
-	swift build $(SANITIZE_FLAGS) --sanitize=thread --scratch-path $(TSAN_DIR)
 	TSAN_OPTIONS=$(TEST_TSAN_OPTIONS) swift test $(SANITIZE_FLAGS) --sanitize=thread --scratch-path $(TSAN_DIR) --filter '$(TSAN_FILTER)'
