@@ -132,4 +132,6 @@ for name, extra in [("huge-nodes", {"trees": "1", "tree.index": "0", "tree.nodes
                     ("overflow-nodes", {"trees": "2", "tree.index": "0,1", "tree.nodes": "4611686018427387904,4611686018427387904"})]:
     with open(os.path.join(sys.argv[1], name), "wb") as f: f.write(b"\x01" + stream(8, {**base, **extra}))
 PY
+# Inputs the fuzzers flagged (fuzz/regressions/TARGET-NAME), kept as seeds of their target.
+for f in fuzz/regressions/*; do t=$(basename "$f"); cp "$f" "$C/${t%%-*}/regression-${t#*-}"; done
 echo "seeds: $(find "$C" -type f | wc -l) files, $(du -sh "$C" | cut -f1)"
