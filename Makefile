@@ -64,3 +64,4 @@ include pipelines/serverless/serverless.mk
 include mk/containers.mk
 include mk/slurm.mk
 include mk/report.mk
+include mk/hardening.mk

@@ -41,13 +41,15 @@ public final class Forest {
                  hash: () -> UInt64) throws {
         header = try ForestHeader(zmatHeader, name: name)
         var checker = ForestRowChecker(header)
-        let total = header.nodeCounts.reduce(0, +)
+        // Reserve what the metadata promises, up to what a stream of plausible size holds: the
+        // arrays still grow past that if the rows really are there.
+        let total = min(header.nodeCounts.reduce(0, +), 1 << 22)
         nodes.reserveCapacity(total)
         if statistics {
             samples.reserveCapacity(total)
             impurity.reserveCapacity(total)
         }
-        leafProbabilities.reserveCapacity((total / 2 + header.nodeCounts.count) * header.classes.count)
+        leafProbabilities.reserveCapacity(min((total / 2 + header.nodeCounts.count) * header.classes.count, 1 << 24))
         var start = 0
         for n in header.nodeCounts {
             roots.append(Int32(start))

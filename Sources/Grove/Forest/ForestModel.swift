@@ -17,6 +17,8 @@ public enum ForestLayout {
 
     /// Columns of a model with `classes` classes.
     public static func columns(classes: Int) -> Int { firstClass + classes }
+    /// The most nodes a model may hold, all trees together (node numbers are Int32).
+    public static let maxNodes = Int(Int32.max) / 2
 
     /// Parses a comma-separated list of integers (metadata lists).
     public static func integers(_ text: String) -> [Int]? {
@@ -54,8 +56,8 @@ public struct ForestHeader {
         guard let kind = m["kind"], kind == ContentKind.tree || kind == ContentKind.forest else {
             throw GroveError(file: name, "kind '\(m["kind"] ?? "none")' is not a model; expected a tree or forest from rf-tree or rf-merge")
         }
-        guard let f = m["features"].flatMap(Int.init), f >= 1 else {
-            throw GroveError(file: name, "metadata 'features' is missing or not a positive integer")
+        guard let f = m["features"].flatMap(Int.init), f >= 1, f <= ZmatLayout.maxColumns else {
+            throw GroveError(file: name, "metadata 'features' is missing or not an integer in 1...\(ZmatLayout.maxColumns) (the widest zmat stream)")
         }
         guard let cls = m["classes"].flatMap(ForestLayout.integers), !cls.isEmpty,
               cls.allSatisfy({ $0 >= 0 && $0 <= Int(TrainingSet.maxLabel) }) else {
@@ -72,6 +74,15 @@ public struct ForestHeader {
             throw GroveError(file: name, "metadata 'trees', 'tree.index' and 'tree.nodes' are missing or disagree")
         }
         guard trees > 0 else { throw GroveError(file: name, "a forest of zero trees cannot predict") }
+        // Node numbers are Int32 in memory (`ForestNode`); the counts come from the file, so
+        // bound them before anything is sized from them.
+        var total = 0
+        for n in nodes {
+            total += n
+            guard n <= ForestLayout.maxNodes, total <= ForestLayout.maxNodes else {
+                throw GroveError(file: name, "metadata 'tree.nodes' lists more than \(ForestLayout.maxNodes) nodes in all, beyond what a model can hold")
+            }
+        }
         self.name = name
         elementType = header.elementType
         metadata = m

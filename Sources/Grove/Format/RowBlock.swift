@@ -29,6 +29,21 @@ public final class RowBlock {
         byteCount = count
     }
 
+    /// A block whose storage is left uninitialized, for a reader that fills every byte (or
+    /// throws): a block header promising 256 MiB costs nothing until the rows really arrive,
+    /// instead of zeroing it all first.
+    init(unfilledRows rows: Int, columns: Int, elementType: ElementType, hasLabels: Bool) {
+        self.rows = rows
+        self.columns = columns
+        self.elementType = elementType
+        let count = rows * columns * elementType.size
+        bytes = .allocate(byteCount: max(count, 1), alignment: 64)
+        labels = hasLabels
+            ? UnsafeMutableBufferPointer(rebasing: UnsafeMutableBufferPointer<Int32>.allocate(capacity: max(rows, 1))[0..<rows])
+            : nil
+        byteCount = count
+    }
+
     private let byteCount: Int
 
     deinit {

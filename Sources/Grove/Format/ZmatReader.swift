@@ -153,7 +153,8 @@ public final class ZmatReader {
         guard !bytes.overflow, bytes.partialValue <= ZmatLayout.maxBlockBytes else {
             throw fail("a block of \(rows) rows x \(header.columns) \(header.elementType) is beyond the block limit of \(ZmatLayout.maxBlockBytes) bytes", at: offset)
         }
-        let block = RowBlock(rows: rows, columns: header.columns, elementType: header.elementType,
+        // Filled by the reads below or thrown away: no need to zero it first.
+        let block = RowBlock(unfilledRows: rows, columns: header.columns, elementType: header.elementType,
                              hasLabels: header.hasLabels)
         if let labels = block.labels {
             let raw = UnsafeMutableRawBufferPointer(labels)

@@ -28,7 +28,10 @@ public final class ZmatWriter {
         self.zstd = try ZstdWriter(output: output, level: level)
         let rowBytes = max(1, header.rowBytes)
         blockRows = max(1, min(ZmatLayout.targetBlockBytes / rowBytes, 1 << 20))
-        pending = RowBlock(rows: blockRows, columns: header.columns, elementType: header.elementType,
+        // The pending block grows to `blockRows` as rows arrive: a small stream (a model, one
+        // prediction) never allocates and zeroes a whole 1 MiB block. Blocks written are the
+        // same either way (cut every `blockRows` rows).
+        pending = RowBlock(rows: min(blockRows, 64), columns: header.columns, elementType: header.elementType,
                            hasLabels: header.hasLabels)
         let bytes = ZmatLayout.encode(header)
         guard bytes.count - ZmatLayout.fixedHeaderSize <= ZmatLayout.maxMetadataBytes else {
@@ -51,6 +54,7 @@ public final class ZmatWriter {
         let rowBytes = header.rowBytes
         while done < rows {
             let take = min(blockRows - pendingRows, rows - done)
+            if pendingRows + take > pending.rows { grow(to: pendingRows + take) }
             if rowBytes > 0 {
                 pending.bytes.baseAddress!.advanced(by: pendingRows * rowBytes)
                     .copyMemory(from: elements.baseAddress! + done * rowBytes, byteCount: take * rowBytes)
@@ -80,6 +84,19 @@ public final class ZmatWriter {
     public func append(_ block: RowBlock) throws {
         try append(rows: block.rows, elements: UnsafeRawBufferPointer(block.elementBytes),
                    labels: block.labels.map { UnsafeBufferPointer($0) })
+    }
+
+    /// Replaces the pending block by one of at least `rows` rows (doubling, at most
+    /// `blockRows`), keeping the rows pending so far.
+    private func grow(to rows: Int) {
+        let bigger = RowBlock(rows: min(blockRows, max(rows, 2 * pending.rows)), columns: header.columns,
+                              elementType: header.elementType, hasLabels: header.hasLabels)
+        let n = pendingRows * header.rowBytes
+        if n > 0 { bigger.bytes.baseAddress!.copyMemory(from: pending.bytes.baseAddress!, byteCount: n) }
+        if let from = pending.labels, let to = bigger.labels {
+            for i in 0..<pendingRows { to[i] = from[i] }
+        }
+        pending = bigger
     }
 
     private func flush() throws {

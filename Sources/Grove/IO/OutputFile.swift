@@ -51,6 +51,7 @@ public final class OutputFile {
             return
         }
         let tmp = "\(dir).\(base).tmp.\(getpid())"
+        TemporaryFiles.removeStale(directory: dir, base: base)
         TemporaryFiles.register(tmp)
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         if fd < 0 {
@@ -159,6 +160,22 @@ public enum TemporaryFiles {
     public static func removeAll() {
         for i in 0..<capacity {
             if let p = table[i] { unlink(p) }
+        }
+    }
+
+    /// Removes `DIR/.BASE.tmp.PID` files left by killed runs (SIGKILL cannot be caught):
+    /// those whose process no longer exists. A live writer's temporary is never touched.
+    static func removeStale(directory: String, base: String) {
+        let prefix = ".\(base).tmp."
+        guard let d = opendir(directory.isEmpty ? "." : directory) else { return }
+        defer { closedir(d) }
+        while let entry = readdir(d) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            guard name.hasPrefix(prefix), let pid = Int32(name.dropFirst(prefix.count)), pid > 0,
+                  pid != getpid() else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH { _ = unlink(directory + name) }
         }
     }
 
