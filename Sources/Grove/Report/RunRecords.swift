@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+// No Foundation here: String(contentsOfFile:) and trimmingCharacters(in:) pull ICU's tables
+// into every statically linked tool (their images grew from 9 to 28 MB).
 
 /// One DAG task as pipelines/stage-time.bash records it:
 /// `STAGE <TAB> start <TAB> end <TAB> status <TAB> where <TAB> command` (epoch seconds).
@@ -103,20 +107,26 @@ public enum RunContext {
     /// "CPU model, N cores" from /proc/cpuinfo and the online processor count.
     public static func machine() -> String {
         var model = "unknown CPU"
-        if let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+        if let text = readText("/proc/cpuinfo"),
            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("model name") }),
            let colon = line.firstIndex(of: ":") {
-            model = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            model = trimmed(line[line.index(after: colon)...])
         }
-        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         return "\(model), \(cores) core\(cores == 1 ? "" : "s")"
     }
 
     /// Every file in `directory` as (name, first line), by name; empty when there is none.
     public static func parameters(directory: String) -> [(String, String)] {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
+        guard let dir = opendir(directory) else { return [] }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            names.append(name)
+        }
+        closedir(dir)
         return names.filter { !$0.hasPrefix(".") && !$0.contains(".tmp") }.sorted().compactMap { name in
-            guard let text = try? String(contentsOfFile: directory + "/" + name, encoding: .utf8) else { return nil }
+            guard let text = readText(directory + "/" + name) else { return nil }
             return (name, String(text.split(separator: "\n", omittingEmptySubsequences: false).first ?? ""))
         }
     }
@@ -129,7 +139,7 @@ public enum RunContext {
     /// Fashion-MNIST's; errors say what was expected.
     public static func classNames(_ spec: String) throws -> [String] {
         if spec.lowercased() == "fashion" || spec.lowercased() == "fashion-mnist" { return fashionMNIST }
-        let names = spec.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        let names = spec.split(separator: ",", omittingEmptySubsequences: false).map { trimmed($0) }
         guard !names.contains(where: \.isEmpty) else {
             throw GroveError("--class-names '\(spec)': expected comma-separated names (label 0 first) or 'fashion'")
         }
@@ -179,7 +189,30 @@ public struct ForestSummary: Equatable, Sendable {
     /// Loads the forest at `path` (without training statistics) and summarises it.
     public init(path: String) throws {
         let forest = try Forest(path: path, statistics: false)
-        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        var st = stat()
+        let size = stat(path, &st) == 0 ? Int(st.st_size) : 0
         self.init(forest, name: path, bytes: size)
     }
+}
+
+/// A small text file's contents (nil when it cannot be read).
+private func readText(_ path: String) -> String? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { return n == 0 ? String(decoding: bytes, as: UTF8.self) : nil }
+        bytes.append(contentsOf: chunk[0..<n])
+    }
+}
+
+/// Without leading and trailing spaces and tabs.
+private func trimmed<S: StringProtocol>(_ s: S) -> String {
+    let isBlank: (Character) -> Bool = { $0 == " " || $0 == "\t" }
+    guard let first = s.firstIndex(where: { !isBlank($0) }), let last = s.lastIndex(where: { !isBlank($0) }) else { return "" }
+    return String(s[first...last])
 }
