@@ -18,7 +18,7 @@ pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok   $*"; }
 bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
-prun() { timeout 120 podman run --rm -i --pull=never --network=none --read-only -v "$PWD:$PWD:ro" -w "$PWD" "$@"; }
+prun() { timeout 120 podman run --rm -i --pull=never --network=none --read-only --user "$(id -u):$(id -g)" -v "$PWD:$PWD:ro" -w "$PWD" "$@"; }
 started=$(date +%s)
 
 # --- every image: --help, non-root user, labels, nothing but the tool and its libraries --------
