@@ -31,6 +31,11 @@ def _open_source(source: PathOrFile) -> Tuple[BinaryIO, str, bool]:
     return source, name if isinstance(name, str) else "<stream>", False
 
 
+def byte_view(a: np.ndarray) -> memoryview:
+    """The bytes of a C-contiguous array, as one flat view (of any shape, empty too)."""
+    return memoryview(a.reshape(-1).view(np.uint8))
+
+
 def _interleaved(labels: np.ndarray, elements: np.ndarray) -> np.ndarray:
     """Rows as the content hash sees them: each row's label (4 bytes LE) then its elements."""
     rows = labels.shape[0]
@@ -45,7 +50,7 @@ def hash_rows(hasher: XXH64, elements: np.ndarray, labels: Optional[np.ndarray])
     if elements.shape[0] == 0:
         return
     data = elements if labels is None else _interleaved(labels, elements)
-    hasher.update(memoryview(np.ascontiguousarray(data)).cast("B"))
+    hasher.update(byte_view(np.ascontiguousarray(data)))
 
 
 class ZmatReader:
@@ -215,12 +220,12 @@ class ZmatReader:
         labels: Optional[np.ndarray] = None
         if h.has_labels:
             labels = np.empty(rows, dtype=fmt.LABEL_DTYPE)
-            self._read_exact(memoryview(labels).cast("B"), f"{rows} labels")
+            self._read_exact(byte_view(labels), f"{rows} labels")
             self._skip_padding(rows * 4, "label padding")
         # np.empty leaves the pages untouched until the rows arrive: a block header promising
         # 256 MiB costs nothing when the stream then ends.
         elements = np.empty((rows, h.columns), dtype=h.dtype)
-        self._read_exact(memoryview(elements.reshape(-1)).cast("B"),
+        self._read_exact(byte_view(elements),
                          f"{rows} rows of {h.columns} {fmt.TYPE_NAMES[h.type_code]}")
         self._skip_padding(rows * h.row_bytes, "row padding")
         hash_rows(self._hasher, elements, labels)

@@ -46,9 +46,10 @@ class PureXXH64:
         self._tail = b""
 
     def update(self, data: Bytes) -> None:
-        view = memoryview(data).cast("B")
-        if len(view) == 0:
+        view = memoryview(data)
+        if view.nbytes == 0:
             return
+        view = view.cast("B")
         self._total += len(view)
         if self._tail:
             take = min(32 - len(self._tail), len(view))
