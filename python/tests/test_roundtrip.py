@@ -213,6 +213,17 @@ class AtomicSaveTest(TempDirCase):
         self.assertEqual(path.read_bytes(), before)
         self.assertEqual([p.name for p in self.dir.iterdir()], ["out.zmat"])
 
+    def test_a_writer_dropped_unclosed_leaves_nothing(self) -> None:
+        w = zmat.ZmatWriter(self.dir / "out.zmat", np.uint8, 2)
+        w.append(np.zeros((4, 2), np.uint8))
+        del w
+        self.assertEqual(list(self.dir.iterdir()), [])
+
+    def test_a_directory_is_refused_before_writing(self) -> None:
+        with self.assertRaisesRegex(IsADirectoryError, "is a directory"):
+            zmat.save(self.dir, np.zeros((1, 1), np.uint8))
+        self.assertEqual(list(self.dir.iterdir()), [])
+
     def test_devices_are_written_in_place(self) -> None:
         zmat.save(os.devnull, np.ones((3, 3), np.uint8))
         self.assertTrue(os.path.exists(os.devnull))
@@ -269,6 +280,13 @@ class InputCheckTest(unittest.TestCase):
         finally:
             os.close(leader)
             os.close(follower)
+
+    def test_errors_survive_pickling(self) -> None:
+        import pickle
+
+        e = zmat.ZmatError("a.zmat", "content byte 8: format version 2, this reader knows version 1", 8)
+        again = pickle.loads(pickle.dumps(e))
+        self.assertEqual((str(again), again.file, again.offset), (str(e), "a.zmat", 8))
 
     def test_text_mode_is_refused(self) -> None:
         with self.assertRaisesRegex(TypeError, "binary mode"):

@@ -47,6 +47,10 @@ class ZmatError(ValueError):
         self.detail = detail
         self.offset = offset
 
+    def __reduce__(self) -> tuple:
+        # Picklable (multiprocessing hands exceptions between processes).
+        return (ZmatError, (self.file, self.detail, self.offset))
+
 
 def padded(n: int) -> int:
     """`n` rounded up to a multiple of 8."""

@@ -34,19 +34,18 @@ def element_array(X: object, dtype: Optional[np.dtype] = None) -> np.ndarray:
     if a.ndim != 2:
         raise ValueError(f"X must be 2-D (rows x columns), got shape {a.shape}")
     if dtype is None:
-        native = a.dtype.newbyteorder("<") if a.dtype.byteorder not in "<|=" else a.dtype
-        dtype = next((dt for dt in fmt.DTYPES.values() if dt == native), None)
+        dtype = next((dt for dt in fmt.DTYPES.values() if dt == a.dtype.newbyteorder("<")), None)
         if dtype is None:
             if a.dtype.kind not in "iu":
                 raise TypeError(f"cannot store {a.dtype} in a zmat stream: element types are uint8, int32, "
                                 "float32 and float64 (integers of other widths become int32)")
             dtype = np.dtype("<i4")
-    if a.dtype != dtype:
+    if a.dtype.newbyteorder("<") != dtype:
         if a.dtype.kind in "iu" and dtype in _INTEGER_TYPES:
             info = np.iinfo(dtype)
             if a.size and (a.min() < info.min or a.max() > info.max):
                 raise ValueError(f"values from {a.min()} to {a.max()} do not fit {dtype.name}")
-        elif a.dtype.newbyteorder("<") != dtype and a.dtype.newbyteorder(">") != dtype:
+        else:
             raise TypeError(f"X is {a.dtype}, the stream holds {dtype.name}")
     return np.ascontiguousarray(a, dtype=dtype)
 
@@ -77,7 +76,9 @@ class _AtomicFile:
             mode = os.stat(path).st_mode
         except FileNotFoundError:
             mode = None
-        if mode is not None and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        if mode is not None and stat.S_ISDIR(mode):
+            raise IsADirectoryError(f"{path}: is a directory, expected a file name")
+        if mode is not None and not stat.S_ISREG(mode):
             self.temporary: Optional[str] = None
             self.file: BinaryIO = open(path, "wb")
             return
@@ -126,8 +127,7 @@ class ZmatWriter:
     def __init__(self, target: PathOrFile, dtype: Union[np.dtype, str, type], columns: int,
                  labels: bool = False, metadata: Optional[Mapping[str, str]] = None,
                  level: int = DEFAULT_LEVEL) -> None:
-        dtype = np.dtype(dtype).newbyteorder("<") if np.dtype(dtype).itemsize > 1 else np.dtype(dtype)
-        code = fmt.type_code(dtype)
+        code = fmt.type_code(np.dtype(dtype).newbyteorder("<"))
         if not 0 <= columns <= fmt.MAX_COLUMNS:
             raise ValueError(f"cannot write {columns} columns (at most {fmt.MAX_COLUMNS})")
         meta = dict(DEFAULT_METADATA if metadata is None else metadata)
@@ -136,6 +136,18 @@ class ZmatWriter:
                 raise TypeError(f"metadata keys and values must be str, got {key!r}: {value!r}")
         self.header = Header(code, columns, bool(labels), meta)
         header_bytes = self.header.encode()
+        # Unknown size, as the Swift writer streams: no content size in the frame header.
+        self._compressor = zstandard.ZstdCompressor(level=level, write_checksum=True,
+                                                    write_content_size=False).compressobj()
+        self._block_rows = max(1, min(fmt.TARGET_BLOCK_BYTES // max(1, self.header.row_bytes), 1 << 20))
+        self._pending: List[np.ndarray] = []
+        self._pending_labels: List[np.ndarray] = []
+        self._pending_rows = 0
+        self._hasher = XXH64()
+        #: Rows written so far.
+        self.rows_written = 0
+        #: The content hash, once `close` has written it.
+        self.content_hash: Optional[int] = None
         self._atomic: Optional[_AtomicFile] = None
         if isinstance(target, (str, bytes, os.PathLike)):
             self._atomic = _AtomicFile(os.fsdecode(target))
@@ -150,17 +162,7 @@ class ZmatWriter:
             if isatty:
                 raise ValueError("refusing to write binary data to a terminal; give a file name or a pipe")
             self._out = target
-        # Unknown size, as the Swift writer streams: no content size in the frame header.
-        self._compressor = zstandard.ZstdCompressor(level=level, write_checksum=True,
-                                                    write_content_size=False).compressobj()
-        self._block_rows = max(1, min(fmt.TARGET_BLOCK_BYTES // max(1, self.header.row_bytes), 1 << 20))
-        self._pending: List[np.ndarray] = []
-        self._pending_labels: List[np.ndarray] = []
-        self._pending_rows = 0
-        self._hasher = XXH64()
         self._finished = False
-        #: Rows written so far.
-        self.rows_written = 0
         try:
             self._write(header_bytes)
         except BaseException:
@@ -245,6 +247,14 @@ class ZmatWriter:
         if self._atomic is not None:
             self._atomic.abandon()
 
+    def __del__(self) -> None:
+        # Dropped without `close` (an exception in caller code): leave no temporary behind.
+        if not getattr(self, "_finished", True):
+            try:
+                self.abandon()
+            except Exception:
+                pass
+
     def __enter__(self) -> "ZmatWriter":
         return self
 
@@ -271,4 +281,5 @@ def save(target: PathOrFile, X: object, y: object = None, metadata: Optional[Map
                         metadata=metadata, level=level)
     with writer:
         writer.append(elements, y)
+    assert writer.content_hash is not None
     return writer.content_hash

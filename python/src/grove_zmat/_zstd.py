@@ -27,6 +27,9 @@ class ContentSource:
     def __init__(self, file: BinaryIO, name: str) -> None:
         self.name = name
         self._file = file
+        # read1 returns what a pipe holds now instead of waiting for a whole chunk: blocks are
+        # handed out as soon as a slow producer has written them.
+        self._read = getattr(file, "read1", file.read)
         self._decompressor = zstandard.ZstdDecompressor()
         self._frame: Optional[zstandard.ZstdDecompressionObj] = None
         self._input = memoryview(b"")
@@ -38,7 +41,7 @@ class ContentSource:
         self.content_offset = 0
 
     def _read_file(self) -> bytes:
-        chunk = self._file.read(_READ_SIZE)
+        chunk = self._read(_READ_SIZE)
         if isinstance(chunk, str):
             raise TypeError(f"{self.name}: opened in text mode; open zmat streams in binary mode ('rb')")
         return chunk or b""
