@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import struct
@@ -9,7 +10,7 @@ import subprocess
 import tempfile
 import unittest
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import zstandard
@@ -33,6 +34,17 @@ def swift_bin() -> Optional[Path]:
 def needs_swift(case: type) -> type:
     """Skips a test class when no Swift tools are reachable (`make test-python` always has them)."""
     return unittest.skipIf(swift_bin() is None, "Grove's Swift tools not found (set GROVE_BIN)")(case)
+
+
+def tools_zstd_version() -> Optional[Tuple[int, int, int]]:
+    """The libzstd version the Swift tools run with (from the library `zmat` links), or None
+    when it cannot be told (a statically linked build)."""
+    for line in run(["ldd", tool("zmat")], check=False).stdout.decode().splitlines():
+        if "libzstd" in line and "=>" in line:
+            library = line.split("=>", 1)[1].split("(")[0].strip()
+            number = ctypes.CDLL(library).ZSTD_versionNumber()
+            return number // 10000, number // 100 % 100, number % 100
+    return None
 
 
 def tool(name: str) -> str:

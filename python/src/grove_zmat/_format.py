@@ -47,7 +47,7 @@ class ZmatError(ValueError):
         self.detail = detail
         self.offset = offset
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> Tuple[type, Tuple[str, str, Optional[int]]]:
         # Picklable (multiprocessing hands exceptions between processes).
         return (ZmatError, (self.file, self.detail, self.offset))
 

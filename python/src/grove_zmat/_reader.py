@@ -33,7 +33,7 @@ def _open_source(source: PathOrFile) -> Tuple[BinaryIO, str, bool]:
 
 def byte_view(a: np.ndarray) -> memoryview:
     """The bytes of a C-contiguous array, as one flat view (of any shape, empty too)."""
-    return memoryview(a.reshape(-1).view(np.uint8))
+    return a.reshape(-1).view(np.uint8).data
 
 
 def _interleaved(labels: np.ndarray, elements: np.ndarray) -> np.ndarray:

@@ -7,7 +7,8 @@ its C implementation is used instead (the values are the same, and the tests com
 from __future__ import annotations
 
 import struct
-from typing import Optional, Union
+from types import ModuleType
+from typing import Optional, Protocol, Union
 
 _P1 = 11400714785074694791
 _P2 = 14029467366897019727
@@ -111,6 +112,13 @@ class PureXXH64:
         return h
 
 
+class _Hasher(Protocol):
+    def update(self, data: Bytes) -> None: ...
+
+    def intdigest(self) -> int: ...
+
+
+_xxhash: Optional[ModuleType]
 try:
     import xxhash as _xxhash
 except ImportError:  # the optional accelerator is absent: the pure rounds serve
@@ -126,7 +134,7 @@ class XXH64:
     use_accelerator = _xxhash is not None
 
     def __init__(self) -> None:
-        self._impl: Union[PureXXH64, "_xxhash.xxh64"]
+        self._impl: _Hasher
         if XXH64.use_accelerator and _xxhash is not None:
             self._impl = _xxhash.xxh64(seed=0)
         else:
