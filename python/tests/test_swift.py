@@ -9,6 +9,8 @@ import json
 import subprocess
 import threading
 import unittest
+from pathlib import Path
+from typing import Callable, Optional
 
 import numpy as np
 import zstandard
@@ -35,8 +37,11 @@ class SwiftWritesTest(TempDirCase):
         run(args, cwd=self.dir)
         return self.dir / f"{name}.zmat", npy
 
-    def test_every_element_type_reads_back(self) -> None:
-        rng = np.random.default_rng(11)
+    def for_every_type(self, seed: int,
+                       check: Callable[[np.ndarray, Optional[np.ndarray], Path, str], None]) -> None:
+        """Calls check(X, y, stream path, npy name) in a subtest for each element type, with and
+        without labels, on a stream `zmat convert` wrote."""
+        rng = np.random.default_rng(seed)
         for dtype in ALL_TYPES:
             for labelled in (False, True):
                 # 2,500 x 60 float64 is 1.2 MB: more than one block for the wider types.
@@ -44,21 +49,27 @@ class SwiftWritesTest(TempDirCase):
                 y = labels_for(rng, 2500) if labelled else None
                 with self.subTest(dtype=dtype.name, labels=labelled):
                     path, npy = self.swift_stream(X, y)
-                    with zmat.ZmatReader(path) as reader:
-                        X2, y2 = reader.read_all()
-                        self.assertEqual(X2.tobytes(), X.tobytes())
-                        self.assertEqual(X2.dtype, dtype)
-                        if labelled:
-                            self.assertEqual(y2.tobytes(), y.tobytes())
-                        else:
-                            self.assertIsNone(y2)
-                        self.assertEqual(reader.metadata, convert_metadata(npy))
-                        self.assertEqual(format(reader.content_hash, "016x"), verify_hash(path))
-                        self.assertEqual(reader.compressed_bytes, path.stat().st_size)
-                    # The same matrix saved from Python: the same content, byte for byte.
-                    mine = self.dir / "mine.zmat"
-                    zmat.save(mine, X, y, convert_metadata(npy))
-                    self.assertEqual(decompress(mine.read_bytes()), decompress(path.read_bytes()))
+                    check(X, y, path, npy)
+
+    def test_every_element_type_reads_back(self) -> None:
+        def check(X: np.ndarray, y: Optional[np.ndarray], path: Path, npy: str) -> None:
+            with zmat.ZmatReader(path) as reader:
+                X2, y2 = reader.read_all()
+                self.assertEqual(X2.tobytes(), X.tobytes())
+                self.assertEqual(X2.dtype, X.dtype)
+                if y is not None:
+                    self.assertEqual(y2.tobytes(), y.tobytes())
+                else:
+                    self.assertIsNone(y2)
+                self.assertEqual(reader.metadata, convert_metadata(npy))
+                self.assertEqual(format(reader.content_hash, "016x"), verify_hash(path))
+                self.assertEqual(reader.compressed_bytes, path.stat().st_size)
+            # The same matrix saved from Python: the same content, byte for byte.
+            mine = self.dir / "mine.zmat"
+            zmat.save(mine, X, y, convert_metadata(npy))
+            self.assertEqual(decompress(mine.read_bytes()), decompress(path.read_bytes()))
+
+        self.for_every_type(11, check)
 
     def test_saves_are_byte_identical_to_the_tools(self) -> None:
         # The zstd frames are identical only when both sides run the same libzstd: its releases
@@ -67,16 +78,13 @@ class SwiftWritesTest(TempDirCase):
         theirs = tools_zstd_version()
         if theirs != zstandard.ZSTD_VERSION:
             self.skipTest(f"zstandard bundles libzstd {zstandard.ZSTD_VERSION}, the tools run {theirs}")
-        rng = np.random.default_rng(16)
-        for dtype in ALL_TYPES:
-            for labelled in (False, True):
-                X = random_matrix(rng, dtype, 2500, 60)
-                y = labels_for(rng, 2500) if labelled else None
-                with self.subTest(dtype=dtype.name, labels=labelled):
-                    path, npy = self.swift_stream(X, y)
-                    mine = self.dir / "mine.zmat"
-                    zmat.save(mine, X, y, convert_metadata(npy))
-                    self.assertEqual(mine.read_bytes(), path.read_bytes())
+
+        def check(X: np.ndarray, y: Optional[np.ndarray], path: Path, npy: str) -> None:
+            mine = self.dir / "mine.zmat"
+            zmat.save(mine, X, y, convert_metadata(npy))
+            self.assertEqual(mine.read_bytes(), path.read_bytes())
+
+        self.for_every_type(16, check)
         # Decoded pixels (mnist-decode's metadata, 1.6 MB, two blocks) saved again from Python.
         run([tool("mnist-decode"), str(REPO / "datasets/mnist-images-2k"), "-o", "pixels.zmat"], cwd=self.dir)
         X, y, meta = zmat.load(self.dir / "pixels.zmat")
