@@ -37,43 +37,99 @@ def good_content() -> bytes:
 def damaged_streams() -> Dict[str, Tuple[bytes, str]]:
     good = good_content()
     frame = compress(good)
+    rest = block_bytes(2, ELEMENTS) + end_bytes(2, GOOD_HASH)
+    entry_k = struct.pack("<H", 1) + b"k" + struct.pack("<I", 1) + b"v"
     cases: Dict[str, Tuple[bytes, str]] = {
         "empty file": (b"", "empty input, expected a zmat stream"),
-        "not zstd": (b"hello, world\n", "not a zmat stream: expected zstd magic 28 b5 2f fd at byte 0, found 68 65 6c 6c"),
+        "not zstd": (
+            b"hello, world\n",
+            "not a zmat stream: expected zstd magic 28 b5 2f fd at byte 0, found 68 65 6c 6c"),
         "zstd magic cut": (frame[:2], "truncated: the compressed stream ends inside a zstd frame at byte 2"),
         "frame cut short": (frame[:-5], "truncated: the compressed stream ends inside a zstd frame"),
         "checksum flipped": (frame[:-1] + bytes([frame[-1] ^ 0x40]), "corrupt compressed data near byte"),
         "garbage after the frame": (frame + b"\x00\x01\x02\x03junk", "corrupt compressed data near byte"),
-        "wrong magic": (compress(b"ZMAT\n\x1a\n\x00" + good[8:]), "content byte 0: not a zmat stream (wrong magic)"),
+        "wrong magic": (
+            compress(b"ZMAT\n\x1a\n\x00" + good[8:]),
+            "content byte 0: not a zmat stream (wrong magic)"),
         "text, not zmat": (compress(b"label,x0\n1,2\n"), "content byte 0: not a zmat stream (wrong magic)"),
-        "cut inside the magic": (compress(good[:5]), "truncated at content byte 5: expected a 24-byte header"),
-        "cut inside the header": (compress(good[:20]), "truncated at content byte 20: expected a 24-byte header"),
+        "cut inside the magic": (
+            compress(good[:5]),
+            "truncated at content byte 5: expected a 24-byte header"),
+        "cut inside the header": (
+            compress(good[:20]),
+            "truncated at content byte 20: expected a 24-byte header"),
         "empty content": (compress(b""), "truncated at content byte 0: expected a 24-byte header"),
-        "version 2": (compress(header_bytes(version=2) + good[32:]), "content byte 8: format version 2, this reader knows version 1"),
-        "element type 9": (compress(header_bytes(code=9)), "content byte 10: unknown element type code 9, expected 1-4"),
+        "version 2": (
+            compress(header_bytes(version=2) + good[32:]),
+            "content byte 8: format version 2, this reader knows version 1"),
+        "element type 9": (
+            compress(header_bytes(code=9)),
+            "content byte 10: unknown element type code 9, expected 1-4"),
         "flags 2": (compress(header_bytes(flags=2)), "content byte 11: unknown flags 2"),
-        "too many columns": (compress(header_bytes(columns=(1 << 24) + 1)), "content byte 12: 16777217 columns is beyond the limit of 16777216"),
-        "metadata too large": (compress(header_bytes(meta_raw=b"", meta_length=(16 << 20) + 1)), "content byte 16: metadata of 16777217 bytes is beyond the limit of 16777216"),
+        "too many columns": (
+            compress(header_bytes(columns=(1 << 24) + 1)),
+            "content byte 12: 16777217 columns is beyond the limit of 16777216"),
+        "metadata too large": (
+            compress(header_bytes(meta_raw=b"", meta_length=(16 << 20) + 1)),
+            "content byte 16: metadata of 16777217 bytes is beyond the limit of 16777216"),
         "metadata cut": (compress(good[:30]), "truncated at content byte 30: expected 24 bytes of metadata"),
-        "metadata key past the end": (compress(header_bytes(meta_raw=struct.pack("<IH", 1, 50) + b"k")), "content byte 24: metadata byte 6: key runs past the section"),
-        "metadata not UTF-8": (compress(header_bytes(meta_raw=struct.pack("<IH", 1, 1) + b"\xff" + struct.pack("<I", 0)) + block_bytes(2, ELEMENTS) + end_bytes(2, GOOD_HASH)), "content byte 24: metadata byte 6: key is not UTF-8"),
-        "metadata key twice": (compress(header_bytes(meta_raw=struct.pack("<I", 2) + 2 * (struct.pack("<H", 1) + b"k" + struct.pack("<I", 1) + b"v"))), "content byte 24: metadata byte 20: key 'k' appears twice"),
-        "metadata trailing bytes": (compress(header_bytes(meta_raw=struct.pack("<I", 0) + b"xyz")), "content byte 24: metadata byte 4: 3 unexpected trailing bytes"),
-        "missing end marker": (compress(good[:-24]), "truncated at content byte 64: expected a block or the end marker (8 bytes), the stream ends"),
-        "end marker cut": (compress(good[:-10]), "truncated at content byte 78: expected the end marker's row count and hash (16 bytes), the stream ends"),
-        "rows cut": (compress(good[:60]), "truncated at content byte 60: expected 2 rows of 3 uint8 (6 bytes), the stream ends"),
-        "row padding cut": (compress(good[:63]), "truncated at content byte 63: expected row padding (2 bytes), the stream ends"),
-        "labels cut": (compress(header_bytes(flags=1) + b"ROWS" + struct.pack("<I", 2) + LABELS[:5]), "truncated at content byte 45: expected 2 labels (8 bytes), the stream ends"),
-        "unknown tag": (compress(header_bytes() + b"ROWZ" + struct.pack("<I", 2) + ELEMENTS), "content byte 32: expected a block tag 'ROWS' or the end marker 'END.'"),
-        "block of 0 rows": (compress(header_bytes() + block_bytes(0, b"")), "content byte 32: a block of 0 rows"),
-        "block beyond the limit": (compress(header_bytes(columns=1 << 20) + b"ROWS" + struct.pack("<I", 257)), "content byte 32: a block of 257 rows x 1048576 uint8 is beyond the block limit of 268435456 bytes"),
-        "end marker row count": (compress(header_bytes() + block_bytes(2, ELEMENTS) + end_bytes(3, GOOD_HASH)), "content byte 48: end marker says 3 rows but the stream held 2"),
-        "content hash": (compress(header_bytes() + block_bytes(2, ELEMENTS) + end_bytes(2, GOOD_HASH ^ 1)), "content byte 48: content hash mismatch: end marker "),
-        "a flipped element": (compress(good.replace(ELEMENTS, b"\x00\x01\x02\x03\x04\x07")), "content hash mismatch"),
-        "a flipped label": (compress(header_bytes(flags=1) + block_bytes(2, ELEMENTS, struct.pack("<2i", 4, -2)) + end_bytes(2, LABELLED_HASH)), "content hash mismatch"),
-        "incompatible concatenation": (frame + compress(header_bytes(code=3)), "content byte 88: a concatenated stream of float32 x 3, no labels cannot follow uint8 x 3, no labels"),
-        "content after the end marker": (compress(good + b"\x00" * 8), "content byte 88: not a zmat stream (wrong magic)"),
-        "second stream cut": (frame + compress(good[:-24]), "truncated at content byte 152: expected a block or the end marker"),
+        "metadata key past the end": (
+            compress(header_bytes(meta_raw=struct.pack("<IH", 1, 50) + b"k")),
+            "content byte 24: metadata byte 6: key runs past the section"),
+        "metadata not UTF-8": (
+            compress(header_bytes(meta_raw=struct.pack("<IH", 1, 1) + b"\xff" + struct.pack("<I", 0)) + rest),
+            "content byte 24: metadata byte 6: key is not UTF-8"),
+        "metadata key twice": (
+            compress(header_bytes(meta_raw=struct.pack("<I", 2) + 2 * entry_k) + rest),
+            "content byte 24: metadata byte 20: key 'k' appears twice"),
+        "metadata trailing bytes": (
+            compress(header_bytes(meta_raw=struct.pack("<I", 0) + b"xyz")),
+            "content byte 24: metadata byte 4: 3 unexpected trailing bytes"),
+        "missing end marker": (
+            compress(good[:-24]),
+            "truncated at content byte 64: expected a block or the end marker (8 bytes), the stream ends"),
+        "end marker cut": (
+            compress(good[:-10]),
+            "truncated at content byte 78: expected the end marker's row count and hash (16 bytes), the stream ends"),
+        "rows cut": (
+            compress(good[:60]),
+            "truncated at content byte 60: expected 2 rows of 3 uint8 (6 bytes), the stream ends"),
+        "row padding cut": (
+            compress(good[:63]),
+            "truncated at content byte 63: expected row padding (2 bytes), the stream ends"),
+        "labels cut": (
+            compress(header_bytes(flags=1) + b"ROWS" + struct.pack("<I", 2) + LABELS[:5]),
+            "truncated at content byte 45: expected 2 labels (8 bytes), the stream ends"),
+        "unknown tag": (
+            compress(header_bytes() + b"ROWZ" + struct.pack("<I", 2) + ELEMENTS),
+            "content byte 32: expected a block tag 'ROWS' or the end marker 'END.'"),
+        "block of 0 rows": (
+            compress(header_bytes() + block_bytes(0, b"")),
+            "content byte 32: a block of 0 rows"),
+        "block beyond the limit": (
+            compress(header_bytes(columns=1 << 20) + b"ROWS" + struct.pack("<I", 257)),
+            "content byte 32: a block of 257 rows x 1048576 uint8 is beyond the block limit of 268435456 bytes"),
+        "end marker row count": (
+            compress(header_bytes() + block_bytes(2, ELEMENTS) + end_bytes(3, GOOD_HASH)),
+            "content byte 48: end marker says 3 rows but the stream held 2"),
+        "content hash": (
+            compress(header_bytes() + block_bytes(2, ELEMENTS) + end_bytes(2, GOOD_HASH ^ 1)),
+            "content byte 48: content hash mismatch: end marker "),
+        "a flipped element": (
+            compress(good.replace(ELEMENTS, b"\x00\x01\x02\x03\x04\x07")),
+            "content hash mismatch"),
+        "a flipped label": (
+            compress(header_bytes(flags=1) + block_bytes(2, ELEMENTS, struct.pack("<2i", 4, -2)) + end_bytes(2, LABELLED_HASH)),
+            "content hash mismatch"),
+        "incompatible concatenation": (
+            frame + compress(header_bytes(code=3)),
+            "content byte 88: a concatenated stream of float32 x 3, no labels cannot follow uint8 x 3, no labels"),
+        "content after the end marker": (
+            compress(good + b"\x00" * 8),
+            "content byte 88: not a zmat stream (wrong magic)"),
+        "second stream cut": (
+            frame + compress(good[:-24]),
+            "truncated at content byte 152: expected a block or the end marker"),
     }
     return cases
 

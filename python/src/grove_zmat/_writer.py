@@ -185,7 +185,8 @@ class ZmatWriter:
             raise ValueError(f"X has {elements.shape[1]} columns, the stream {h.columns}")
         rows = elements.shape[0]
         if h.has_labels != (y is not None):
-            raise ValueError("the stream has labels: give y" if h.has_labels else "the stream has no labels: y must be None")
+            raise ValueError("the stream has labels: give y" if h.has_labels
+                             else "the stream has no labels: y must be None")
         labels = label_array(y, rows) if y is not None else None
         done = 0
         while done < rows:
