@@ -7,14 +7,14 @@ from __future__ import annotations
 import re
 import struct
 import unittest
-from typing import Callable, Dict, List, Tuple
+from typing import Dict, Tuple
 
 import numpy as np
 
 import grove_zmat as zmat
 from grove_zmat._xxh64 import PureXXH64
-from support import (TempDirCase, block_bytes, compress, end_bytes, header_bytes, needs_swift, swift_bin,
-                     verify_message)
+from support import (TempDirCase, block_bytes, compress, decompress, end_bytes, header_bytes, needs_swift, run,
+                     tool, verify_message)
 
 
 def xxh(data: bytes) -> int:
@@ -225,6 +225,47 @@ class SwiftAgreesTest(TempDirCase):
                 mine = near.sub("near byte N", str(python_error(path)))
                 theirs = near.sub("near byte N", verify_message(path))
                 self.assertEqual(mine, theirs)
+
+    def test_random_content_damage_is_judged_alike(self) -> None:
+        # Bytes of the decompressed content changed at random, then compressed again so that
+        # the zstd layer is sound: both readers accept (with the same hash) or refuse alike.
+        rng = np.random.default_rng(17)
+        X = rng.integers(0, 9, size=(300, 6)).astype(np.float32)
+        y = np.arange(300, dtype=np.int32) % 4
+        content = decompress(saved_stream(X, y))
+        header_end = content.index(b"ROWS")
+        outcomes = {"accepted": 0, "refused": 0}
+        for trial in range(150):
+            damaged = bytearray(content)
+            # Every third trial changes only the header: versions, types, lengths, metadata text.
+            end = header_end if trial % 3 == 0 else len(content)
+            for at in rng.integers(0, end, int(rng.integers(1, 4))):
+                damaged[at] = int(rng.integers(0, 256))
+            path = self.write("random.zmat", compress(bytes(damaged)))
+            with self.subTest(trial=trial):
+                result = run([tool("zmat"), "verify", str(path)], check=False)
+                try:
+                    with zmat.ZmatReader(path) as reader:
+                        reader.read_all()
+                except zmat.ZmatError as e:
+                    outcomes["refused"] += 1
+                    self.assertEqual(result.returncode, 1)
+                    self.assertEqual(result.stderr.decode().strip(), f"zmat verify: {e}")
+                else:
+                    outcomes["accepted"] += 1
+                    self.assertEqual(result.returncode, 0, result.stderr.decode())
+                    self.assertIn(f"xxh64:{reader.content_hash:016x}", result.stdout.decode())
+        # Both kinds occur: changed metadata text and padding are accepted, the rest refused.
+        self.assertGreater(outcomes["accepted"], 0, outcomes)
+        self.assertGreater(outcomes["refused"], 0, outcomes)
+
+
+def saved_stream(X: np.ndarray, y: np.ndarray) -> bytes:
+    import io
+
+    out = io.BytesIO()
+    zmat.save(out, X, y, {"kind": "features", "producer": "test"})
+    return out.getvalue()
 
 
 if __name__ == "__main__":
