@@ -38,4 +38,4 @@ $(PY_STAMP): $(PY_SOURCES) mk/python.mk
 	@touch $@
 
 test-python: build $(PY_STAMP)
-	cd python/tests && GROVE_BIN=$(BIN) timeout 300 $(PY_VENV)/bin/python -m unittest discover -t . -s .
+	GROVE_BIN=$(BIN) timeout 300 $(PY_VENV)/bin/python python/tests/run.py
