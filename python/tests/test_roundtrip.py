@@ -12,7 +12,7 @@ import numpy as np
 
 import grove_zmat as zmat
 from grove_zmat._xxh64 import XXH64
-from support import ALL_TYPES, TempDirCase, compress, decompress, labels_for, random_matrix
+from support import ALL_TYPES, REPO, TempDirCase, compress, decompress, labels_for, random_matrix
 
 
 def saved_bytes(X, y=None, metadata=None) -> bytes:
@@ -263,6 +263,10 @@ class InputCheckTest(unittest.TestCase):
             w.append(np.array([[0, 1, 300]]), [0])
         with self.assertRaisesRegex(TypeError, "the stream holds uint8"):
             w.append(np.zeros((1, 3), np.float32), [0])
+
+    def test_the_version_is_groves(self) -> None:
+        swift = (REPO / "Sources/Grove/Support/GroveError.swift").read_text()
+        self.assertIn(f'public static let string = "{zmat.__version__}"', swift)
 
     def test_default_metadata(self) -> None:
         _, _, meta = zmat.load(io.BytesIO(saved_bytes(np.zeros((1, 1), np.uint8))))

@@ -22,10 +22,9 @@ front to back; writers take a path or ``sys.stdout.buffer``. Damaged input raise
 
 from ._format import ZmatError
 from ._reader import ZmatReader, iter_blocks, load
+from ._version import __version__
 from ._writer import DEFAULT_LEVEL, ZmatWriter, save
 from ._xxh64 import XXH64
-
-__version__ = "0.1.0"
 
 __all__ = ["load", "save", "iter_blocks", "ZmatReader", "ZmatWriter", "ZmatError", "XXH64",
            "DEFAULT_LEVEL", "__version__"]

@@ -13,12 +13,12 @@ import zstandard
 from . import _format as fmt
 from ._format import Header
 from ._reader import PathOrFile, hash_rows
+from ._version import __version__
 from ._xxh64 import XXH64
 
 #: The Swift tools' zstd level: for matrices passed between stages speed wins.
 DEFAULT_LEVEL = 1
-VERSION = "0.1.0"
-DEFAULT_METADATA = {"kind": "features", "producer": f"grove-zmat {VERSION}"}
+DEFAULT_METADATA = {"kind": "features", "producer": f"grove-zmat {__version__}"}
 
 _INTEGER_TYPES = (np.dtype("<u1"), np.dtype("<i4"))
 
