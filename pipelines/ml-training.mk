@@ -89,10 +89,14 @@ endif
 # Inputs may be a folder of PNGs, <label>/<name>.png (depend on every file), or IDX/CSV files.
 input_files = $(if $(wildcard $(1)/.),$(sort $(wildcard $(1)/*/*.png)),$(1))
 
-.PHONY: run run-locked dag infer clean-outputs
+.PHONY: run run-built run-locked dag infer clean-outputs
+run: build
+	@$(MAKE) --no-print-directory run-built
+
 # One run at a time per OUT: a second `make run` on the same OUT refuses (exit 1) instead of
 # interleaving its writes with the first one's (lock: $(OUT)/.run.lock, flock(1)).
-run: build
+# `run-built` is `run` with the tools already built in BIN (the tests call it).
+run-built:
 	@mkdir -p $(OUT)
 	@flock -n -E 75 $(OUT)/.run.lock $(MAKE) --no-print-directory run-locked || { rc=$$?; \
 	  if [ $$rc = 75 ]; then echo "make run: another run holds $(OUT)/.run.lock; not starting a second one on OUT=$(OUT)" >&2; rc=1; fi; exit $$rc; }

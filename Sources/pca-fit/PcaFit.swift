@@ -62,6 +62,7 @@ struct PcaFit: ParsableCommand {
     @OptionGroup var output: OutputOptions
     @OptionGroup var progress: ProgressOptions
     @OptionGroup var threads: ThreadOptions
+    @OptionGroup var memory: MemoryOptions
 
     static func main() {
         // A fit allocates and frees several d x d matrices (megabytes each): serve them from
@@ -115,6 +116,10 @@ struct PcaFit: ParsableCommand {
             let reader = try ZmatReader(path: inputs.first)
             sourceName = reader.name
             try CoMomentAccumulator.checkMemory(columns: reader.header.columns, threads: threads.count, name: reader.name)
+            let columnCount = reader.header.columns
+            try memory.budget().charge(Int(CoMomentAccumulator.estimatedBytes(columns: columnCount, threads: threads.count)),
+                                       holding: "the \(columnCount) x \(columnCount) co-moment matrices (\(threads.count) threads)",
+                                       file: reader.name)
             let accumulator = CoMomentAccumulator(columns: reader.header.columns, elementType: reader.header.elementType,
                                                   threads: threads.count, name: reader.name)
             // Decompression and hashing of the next blocks overlap with the arithmetic.
@@ -202,11 +207,14 @@ struct PcaFit: ParsableCommand {
         var firstName = ""
         var firstSpace: String?
         var hashes = [String]()
+        let budget = memory.budget()
         for path in inputs {
             let reader = try ZmatReader(path: path)
             try CoMomentAccumulator.checkMemory(columns: reader.header.columns, threads: 1, name: reader.name)
-            let matrix = try reader.readAll()
+            let held = budget.charged
+            let matrix = try reader.readAll(budget: budget)
             let part = try CoMoments(partial: matrix, name: reader.name)
+            budget.release(budget.charged - held)  // the partial's rows are done with; its sums stay small
             let space = matrix.header.metadata["feature-space"]
             if let sofar = total {
                 guard part.columns == sofar.columns else {

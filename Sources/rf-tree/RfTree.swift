@@ -40,6 +40,7 @@ struct RfTree: ParsableCommand {
     @OptionGroup var outputOptions: OutputOptions
     @OptionGroup var threadOptions: ThreadOptions
     @OptionGroup var progressOptions: ProgressOptions
+    @OptionGroup var memoryOptions: MemoryOptions
 
     @Option(help: "Trees to grow (default: 1; 100 with --preset opencv).")
     var trees: Int?
@@ -137,7 +138,8 @@ struct RfTree: ParsableCommand {
         let threads = threadOptions.count
         // ZmatReader refuses a terminal as standard input.
         let reader = try ZmatReader(path: input)
-        let data = try TrainingSet.load(reader, classes: classes.flatMap(parseClasses), threads: threads)
+        let data = try TrainingSet.load(reader, classes: classes.flatMap(parseClasses), threads: threads,
+                                        budget: memoryOptions.budget())
         let trainer = try ForestTrainer(data: data, params: params)
         let output = try outputOptions.open()
         let showProgress = progressOptions.showsProgress

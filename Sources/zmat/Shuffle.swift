@@ -15,9 +15,13 @@ extension Zmat {
         var input: String?
 
         @OptionGroup var output: OutputOptions
+        @OptionGroup var memory: MemoryOptions
 
         func run() throws {
-            let all = try ZmatReader(path: input).readAll()
+            let reader = try ZmatReader(path: input)
+            let budget = memory.budget()
+            let all = try reader.readAll(budget: budget)
+            try budget.charge(all.rows * all.header.rowBytes, holding: "a shuffled copy of \(all.rows) rows", file: reader.name)
             let order = RowOrder.permutation(count: all.rows, seed: seed)
             let out = try output.open()
             let meta = derivedMetadata(all.header.metadata, command: "shuffle", params: [("shuffle-seed", "\(seed)")])

@@ -38,6 +38,7 @@ extension Zmat {
         var input: String?
 
         @OptionGroup var output: OutputOptions
+        @OptionGroup var memory: MemoryOptions
 
         func validate() throws {
             if n < 1 { throw ValidationError("-n must be at least 1") }
@@ -64,7 +65,8 @@ extension Zmat {
             }
             let writers = try zip(shards, outputs).map { try ZmatWriter(output: $1, header: header($0)) }
             if shuffle {
-                let all = try reader.readAll()
+                // A shuffle must hold every row; dealing them out in order streams.
+                let all = try reader.readAll(budget: memory.budget())
                 let order = RowOrder.permutation(count: all.rows, seed: seed)
                 for (w, i) in zip(writers, shards) {
                     let mine = RowOrder.roundRobin(rows: order.count, shard: i, of: n).map { order[$0] }

@@ -204,6 +204,16 @@ final class FormatTests: XCTestCase {
         let r2 = try ZmatReader(path: { let p = dir + "/w"; try! Data(whole).write(to: URL(fileURLWithPath: p)); return p }())
         _ = try r2.readAll()
         XCTAssertEqual(r1.contentHash, r2.contentHash)
+        // Every stream's end marker vouches for its own rows: a wrong hash in the second
+        // stream is refused at that marker, as in the first (found by python/'s reader).
+        var damaged = try decompress(b)
+        damaged[damaged.count - 1] ^= 0x01
+        XCTAssertThrowsError(try read(a + (try compress(damaged)))) { error in
+            XCTAssertTrue("\(error)".contains("content hash mismatch"), "\(error)")
+        }
+        XCTAssertThrowsError(try read((try compress(damaged)) + a)) { error in
+            XCTAssertTrue("\(error)".contains("content hash mismatch"), "\(error)")
+        }
         // Incompatible shapes cannot be concatenated.
         let c = try write(ZmatHeader(elementType: .uint8, columns: 3, hasLabels: true), chunks: [(1, [1, 2, 3], [0])])
         XCTAssertThrowsError(try read(a + c)) { error in

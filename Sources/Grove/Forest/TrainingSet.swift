@@ -79,20 +79,38 @@ public final class TrainingSet {
     /// - Parameters:
     ///   - classes: the class labels the model must have, or nil for the labels seen.
     ///     A label outside an explicit list is an error.
+    ///   - budget: memory the rows may take; each block is charged as it arrives, and the
+    ///     binned copies before they are made (see `memoryNeeded`).
     public static func load(_ reader: ZmatReader, classes explicitClasses: [Int32]? = nil,
-                            threads: Int) throws -> TrainingSet {
+                            threads: Int, budget: MemoryBudget? = nil) throws -> TrainingSet {
         let header = reader.header
         let name = reader.name
         var blocks = [RowBlock?]()
         var n = 0
         if header.hasLabels && header.columns > 0 {
             while let b = try reader.nextBlock() {
+                try budget?.charge(b.rows * (header.rowBytes + 4),
+                                   holding: "\(n + b.rows) training rows of \(header.columns) \(header.elementType) columns",
+                                   file: name)
                 blocks.append(b)
                 n += b.rows
             }
+            try budget?.charge(binnedBytes(rows: n, features: header.columns),
+                               holding: "\(n) rows x \(header.columns) features binned for training (2 bytes per value, 22 per row)",
+                               file: name)
         }
         return try build(header: header, name: name, blocks: &blocks, rows: n,
                          hash: reader.contentHash ?? 0, classes: explicitClasses, threads: threads)
+    }
+
+    /// What a training set of `rows` x `features` holds besides the raw rows: the bins
+    /// column-major and row-major (one byte each per value), and per row its label and class
+    /// while loading plus the index arrays tree growth partitions (about 22 bytes).
+    public static func binnedBytes(rows: Int, features: Int) -> Int {
+        let (values, o1) = rows.multipliedReportingOverflow(by: features)
+        let (twice, o2) = values.multipliedReportingOverflow(by: 2)
+        let (total, o3) = twice.addingReportingOverflow(rows &* 22)
+        return o1 || o2 || o3 ? Int.max : total
     }
 
     /// Bins a matrix already in memory (its content hash is not known: recorded as 0).

@@ -12,6 +12,9 @@ public final class ZmatReader {
     public var name: String { zstd.input.name }
     private let zstd: ZstdReader
     private var hasher = XXH64()
+    /// The rows of the current stream alone, from the second stream of a concatenation on
+    /// (the first stream's hash is `hasher`'s own): each end marker vouches for its stream.
+    private var segmentHasher = XXH64()
     private var segmentRows = 0
     private var segments = 1
     /// Rows handed out so far.
@@ -125,10 +128,9 @@ public final class ZmatReader {
             guard total == UInt64(segmentRows) else {
                 throw fail("end marker says \(total) rows but the stream held \(segmentRows)", at: tagOffset)
             }
-            if segments == 1 {
-                guard hash == hasher.finalize() else {
-                    throw fail("content hash mismatch: end marker \(XXH64.hex(hash)), rows hash to \(XXH64.hex(hasher.finalize()))", at: tagOffset)
-                }
+            let rowsHash = segments == 1 ? hasher.finalize() : segmentHasher.finalize()
+            guard hash == rowsHash else {
+                throw fail("content hash mismatch: end marker \(XXH64.hex(hash)), rows hash to \(XXH64.hex(rowsHash))", at: tagOffset)
             }
             // Another stream may follow (`cat a.zmat b.zmat`).
             let nextOffset = zstd.contentOffset
@@ -142,6 +144,7 @@ public final class ZmatReader {
             }
             segments += 1
             segmentRows = 0
+            segmentHasher = XXH64()
         }
         return nil
     }
@@ -175,18 +178,30 @@ public final class ZmatReader {
             try skip.withUnsafeMutableBytes { try readExact($0, what: "row padding") }
         }
         ZmatLayout.hashRows(rows, rowBytes: rowBytes, labels: block.labels, elements: block.bytes, into: &hasher)
+        if segments > 1 {
+            ZmatLayout.hashRows(rows, rowBytes: rowBytes, labels: block.labels, elements: block.bytes, into: &segmentHasher)
+        }
         segmentRows += rows
         rowsRead += rows
         return block
     }
 
     /// Reads every remaining row into one matrix.
-    public func readAll() throws -> Matrix {
+    public func readAll(budget: MemoryBudget? = nil) throws -> Matrix {
         var blocks = [RowBlock]()
         var rows = 0
         while let b = try nextBlock() {
+            // Each block is charged before it is kept: a stream past the limit stops here.
+            try budget?.charge(b.rows * (header.rowBytes + (header.hasLabels ? 4 : 0)),
+                               holding: "\(rows + b.rows) rows of \(header.columns) \(header.elementType) columns",
+                               file: name)
             blocks.append(b)
             rows += b.rows
+        }
+        // Joining the blocks into one buffer holds both for a moment.
+        if blocks.count > 1 {
+            try budget?.charge(rows * (header.rowBytes + (header.hasLabels ? 4 : 0)),
+                               holding: "\(rows) rows while joining them into one matrix", file: name)
         }
         return Matrix(header: header, rows: rows, blocks: blocks)
     }
