@@ -11,7 +11,7 @@ cd "$root"
 export PATH=$root/.build/release:$PATH
 duration=${DURATION:-10}
 runs=${RUNS:-5}
-command -v wrk >/dev/null || { apt-get install -y -qq wrk >/dev/null; }
+[ -n "${DAG_ONLY:-}" ] || command -v wrk >/dev/null || { apt-get install -y -qq wrk >/dev/null; }
 work=$(mktemp -d /tmp/grove-bench-stage.XXXXXX)
 pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; pipelines/serverless/s3-store.bash stop "$work/store" 2>/dev/null; rm -rf "$work"' EXIT

@@ -39,7 +39,7 @@ ask() {  # ask URL JSON [curl args...]: a by-reference request; prints the statu
 header() { tr -d '\r' < "$work/h" | sed -n "s/^$1: *//Ip" | tail -1; }
 
 # The local run every result is compared with (relative OUT, as `make run` uses).
-rel=.s3-test-$$
+rel=.stage-test-s3-$$
 make --no-print-directory dag OUT="$rel/local" >/dev/null 2>&1
 check "local reference run" test -f "$rel/local/forest.zmat"
 mkdir -p "$work/direct"
