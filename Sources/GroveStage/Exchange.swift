@@ -43,6 +43,13 @@ final class Exchange {
 
     // Tar: the body spooled to a file in the request's folder.
     private var spool: Int32 = -1
+    // Tar and by-reference: the pool thread's job has ended, so the folder is no longer in use.
+    private var jobDone = false
+
+    // By reference: the JSON body, and the event it carried (structured mode).
+    private var referenceBody: [UInt8] = []
+    private var structuredEvent: CloudEvent?
+    private var event: CloudEvent? { request.event ?? structuredEvent }
 
     /// Output held back before the response starts, so that a tool failing early still gets a
     /// proper status; past this much the response streams and a later failure cuts it off.
@@ -85,7 +92,7 @@ final class Exchange {
             guard let self, !self.finished else { return }
             self.timedOut = true
             self.child?.kill()
-            if self.child == nil && self.request.mode == .tar && !self.bodyComplete {
+            if self.child == nil && self.request.mode != .stream && !self.bodyComplete {
                 self.finish(status: .gatewayTimeout, text: "the request did not complete within \(ms) ms\n")
             }
         }
@@ -99,6 +106,9 @@ final class Exchange {
                 directory = dir
                 spool = open(dir + "/request.tar", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
                 guard spool >= 0 else { throw StageError.runtime("\(dir)/request.tar: \(errnoText())") }
+                handler?.holdReads(false)
+            case .reference:
+                directory = try makeDirectory()
                 handler?.holdReads(false)
             }
         } catch let error as StageError {
@@ -138,6 +148,12 @@ final class Exchange {
                 }
             }
             if let failure { finish(error: failure) }
+        case .reference:
+            if bytesIn > ObjectRequest.maxBodyBytes {
+                finish(error: .tooLarge("a by-reference request's body passed \(ObjectRequest.maxBodyBytes) bytes; it names objects, it does not carry them"))
+                return
+            }
+            referenceBody.append(contentsOf: buffer.readableBytesView)
         }
     }
 
@@ -155,6 +171,9 @@ final class Exchange {
             spool = -1
             if let failure { finish(error: failure); return }
             runTarJob()
+        case .reference:
+            if let failure { finish(error: failure); return }
+            runReferenceJob()
         }
     }
 
@@ -180,7 +199,7 @@ final class Exchange {
         child?.kill()
         stdinChannel?.close(promise: nil)
         responseWritable(true)
-        if child == nil && request.mode == .tar && !bodyComplete {
+        if child == nil && request.mode != .stream && !bodyComplete {
             finish(status: HTTPResponseStatus(statusCode: 499), text: "")
         }
     }
@@ -340,7 +359,7 @@ final class Exchange {
         let output = request.bindings.first { $0.slot == .output }.map { String($0.index) } ?? "stdout"
         headers.add(name: "Grove-Output", value: output)
         headers.add(name: "Grove-Request-Id", value: id)
-        if let event = request.event {
+        if let event = event {
             for (k, v) in CloudEvent.replyHeaders(stage: state.config.name, request: event) { headers.add(name: k, value: v) }
         }
         handler?.writeHead(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))
@@ -388,33 +407,82 @@ final class Exchange {
     private func runTarJob() {
         guard let directory else { return }
         let job = TarJob(config: state.config, bindings: request.bindings, directory: directory)
-        state.threadPool.runIfActive(eventLoop: loop) { [loop] in
-            try job.run { child in
-                loop.execute { [weak self] in
-                    guard let self else { child.kill(); return }
-                    self.child = child
-                    if self.timedOut || self.clientGone { child.kill() }
-                }
+        let started = childStarted()
+        state.threadPool.runIfActive(eventLoop: loop) { try job.run(started: started) }.whenComplete { [weak self] result in
+            self?.jobEnded(result.map { ($0.exitCode, $0.stderr) }) { self?.sendTar(try! result.get().response!) }
+        }
+    }
+
+    /// Called on the pool thread when a job's tool has started: it is killed if the request
+    /// timed out or lost its client meanwhile.
+    private func childStarted() -> (ChildProcess) -> Void {
+        { [loop] child in
+            loop.execute { [weak self] in
+                guard let self else { child.kill(); return }
+                self.child = child
+                if self.timedOut || self.clientGone { child.kill() }
             }
-        }.whenComplete { [weak self] result in
+        }
+    }
+
+    /// A tar or by-reference job has ended: its error, the client gone (499), the timeout
+    /// (504), the tool's failure, or `succeeded` to answer.
+    private func jobEnded(_ result: Result<(Int32, [UInt8]), Error>, succeeded: () -> Void) {
+        jobDone = true
+        switch result {
+        case .failure(let error as StageError):
+            finish(error: error)
+        case .failure(let error):
+            finish(error: .runtime("\(error)"))
+        case .success(let (code, stderr)):
+            exitCode = code
+            stderrTail = stderr
+            if clientGone {
+                finish(status: HTTPResponseStatus(statusCode: 499), text: "")
+            } else if timedOut {
+                finish(status: .gatewayTimeout, text: "the tool ran longer than \(state.config.timeoutMilliseconds) ms and was killed\n")
+            } else if code != 0 {
+                finishToolFailure(code: code)
+            } else {
+                succeeded()
+            }
+        }
+    }
+
+    // MARK: - By reference
+
+    private func runReferenceJob() {
+        guard let directory else { return }
+        guard let store = state.store else { finish(error: .runtime("this stage has no S3 store")); return }
+        let parsed: ObjectRequest
+        let bindings: [StageTemplate.Binding]
+        do {
+            if request.structured {
+                let (ev, r) = try ObjectRequest.parse(structuredEvent: referenceBody)
+                structuredEvent = ev
+                parsed = r
+            } else {
+                parsed = try ObjectRequest.parse(json: referenceBody)
+            }
+            bindings = try state.config.template.match(parsed.argv)
+            _ = try parsed.objects(for: bindings)  // a 400 before anything is fetched
+        } catch let error as StageError {
+            finish(error: error)
+            return
+        } catch {
+            finish(error: .runtime("\(error)"))
+            return
+        }
+        referenceBody = []
+        let job = ReferenceJob(config: state.config, store: store, request: parsed, bindings: bindings, directory: directory)
+        let started = childStarted()
+        state.threadPool.runIfActive(eventLoop: loop) { try job.run(started: started) }.whenComplete { [weak self] result in
             guard let self else { return }
-            switch result {
-            case .failure(let error as StageError):
-                self.finish(error: error)
-            case .failure(let error):
-                self.finish(error: .runtime("\(error)"))
-            case .success(let outcome):
-                self.exitCode = outcome.exitCode
-                self.stderrTail = outcome.stderr
-                if self.clientGone {
-                    self.finish(status: HTTPResponseStatus(statusCode: 499), text: "")
-                } else if self.timedOut {
-                    self.finish(status: .gatewayTimeout, text: "the tool ran longer than \(self.state.config.timeoutMilliseconds) ms and was killed\n")
-                } else if outcome.exitCode != 0 {
-                    self.finishToolFailure(code: outcome.exitCode)
-                } else {
-                    self.sendTar(outcome.response!)
-                }
+            self.jobEnded(result.map { ($0.exitCode, $0.stderr) }) {
+                let outcome = try! result.get()
+                let reply = ReferenceJob.replyJSON(id: self.id, stage: self.state.config.name, outcome: outcome, bucket: store.store.bucket)
+                self.bytesOut = outcome.written.reduce(0) { $0 + $1.object.size }
+                self.finish(status: .ok, text: reply, contentType: "application/json")
             }
         }
     }
@@ -431,7 +499,7 @@ final class Exchange {
             bytesOut = Int64(size)
             var headers = HTTPHeaders([("Content-Type", "application/x-tar"), ("Content-Length", String(size)),
                                        ("Grove-Output", "tar"), ("Grove-Request-Id", id)])
-            if let event = request.event {
+            if let event = event {
                 for (k, v) in CloudEvent.replyHeaders(stage: state.config.name, request: event) { headers.add(name: k, value: v) }
             }
             handler?.writeHead(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))
@@ -457,7 +525,7 @@ final class Exchange {
         finish(status: HTTPResponseStatus(statusCode: error.status), text: error.description + "\n")
     }
 
-    private func finish(status: HTTPResponseStatus, text: String) {
+    private func finish(status: HTTPResponseStatus, text: String, contentType: String = "text/plain; charset=utf-8") {
         guard !finished else { return }
         finished = true
         child?.kill()
@@ -473,8 +541,10 @@ final class Exchange {
         }
         headSent = true
         var extra: [(String, String)] = [("Grove-Request-Id", id)]
-        if let exitCode { extra.append(("Grove-Exit-Status", String(exitCode))) }
-        handler?.respondSimple(status: status, text: text, close: !bodyComplete, retryAfter: status == .serviceUnavailable, extra: extra)
+        if let exitCode, status != .ok { extra.append(("Grove-Exit-Status", String(exitCode))) }
+        if status == .ok, let event { extra += CloudEvent.replyHeaders(stage: state.config.name, request: event) }
+        handler?.respondSimple(status: status, text: text, contentType: contentType, close: !bodyComplete,
+                               retryAfter: status == .serviceUnavailable, extra: extra)
         retire(closeAfter: false)
     }
 
@@ -483,7 +553,7 @@ final class Exchange {
         if started { state.slots.release(); started = false }
         if spool >= 0 { close(spool); spool = -1 }
         stdinChannel?.close(promise: nil)
-        if request.mode == .stream || child == nil || exitCode != nil { removeDirectory() }
+        if request.mode == .stream || child == nil || exitCode != nil || jobDone { removeDirectory() }
     }
 
     private func makeDirectory() throws -> String {
@@ -507,7 +577,7 @@ final class Exchange {
             "bytes_in": "\(bytesIn)", "bytes_out": "\(bytesOut)", "ms": "\((ms * 100).rounded() / 100)",
         ]
         if let code = exitCode { metadata["exit"] = "\(code)" }
-        if let event = request.event { metadata["ce_id"] = "\(event.id)" }
+        if let event = event { metadata["ce_id"] = "\(event.id)" }
         if let revision = state.config.revision { metadata["revision"] = "\(revision)" }
         if let detail, !detail.isEmpty {
             metadata["error"] = "\(detail.trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "\n", with: "\\n"))"
@@ -571,24 +641,58 @@ struct TarJob: Sendable {
                 throw StageError.badRequest("argument \(b.index) '\(b.value)' is an input, but the tar body has no entry \(b.index)")
             }
         }
-        for b in bindings where b.slot == .pattern {
-            guard mkdir(outputs + "/\(b.index)", 0o700) == 0 else { throw StageError.runtime("\(outputs)/\(b.index): \(errnoText())") }
-        }
-        // An input the client named by a plain relative path is given to the tool under that
-        // same path (the tool runs in the inputs folder), so what tools record of their inputs
-        // (zmat's `source` metadata) is what a local run records.
+        try Self.makePatternFolders(bindings, outputs: outputs)
         var inputPath: [Int: String] = [:]
         for b in bindings where b.slot == .input || b.slot == .inputs {
             inputPath[b.index] = inputs + "/\(b.index)"
-            guard let rel = try? Tar.safeRelativePath(b.value, offset: 0), rel == b.value, !rel.isEmpty,
-                  Int(rel.split(separator: "/")[0]) == nil, access(inputs + "/" + rel, F_OK) != 0 else { continue }
-            var parent = inputs
-            for part in rel.split(separator: "/").dropLast() {
-                parent += "/" + part
-                mkdir(parent, 0o700)
+            if let rel = Self.clientPath(b, in: inputs), rename(inputs + "/\(b.index)", inputs + "/" + rel) == 0 {
+                inputPath[b.index] = rel
             }
-            if rename(inputs + "/\(b.index)", inputs + "/" + rel) == 0 { inputPath[b.index] = rel }
         }
+        let (code, stderr) = try Self.runTool(config: config, bindings: bindings, directory: directory,
+                                              inputPath: inputPath, started: started)
+        guard code == 0 else { return Outcome(exitCode: code, stderr: stderr, response: nil) }
+        var entries: [(name: String, path: String)] = []
+        var st = stat()
+        if stat(directory + "/stdout", &st) == 0 && st.st_size > 0 { entries.append(("stdout", directory + "/stdout")) }
+        for file in try Self.outputFiles(config: config, bindings: bindings, outputs: outputs) {
+            entries.append((file.number.map { "\(file.binding.index)/\($0)" } ?? "\(file.binding.index)", file.path))
+        }
+        try Tar.create(directory + "/response.tar", entries: entries)
+        return Outcome(exitCode: 0, stderr: stderr, response: directory + "/response.tar")
+    }
+}
+
+/// What every request that runs its tool with files shares (tar and by-reference requests): the
+/// folder `in/` for inputs (the tool's working folder), `out/N` for outputs, `out/N/{i}` for
+/// a pattern's files, `stdout` and `stderr` files.
+extension TarJob {
+    /// An input the client named by a plain relative path is given to the tool under that same
+    /// path (the tool runs in the inputs folder), so what tools record of their inputs (zmat's
+    /// `source` metadata) is what a local run records. Nil when the name cannot be used (not
+    /// plain, a number that could clash with another entry, or taken); parents are made.
+    static func clientPath(_ b: StageTemplate.Binding, in inputs: String) -> String? {
+        guard let rel = try? Tar.safeRelativePath(b.value, offset: 0), rel == b.value, !rel.isEmpty,
+              Int(rel.split(separator: "/")[0]) == nil, access(inputs + "/" + rel, F_OK) != 0 else { return nil }
+        var parent = inputs
+        for part in rel.split(separator: "/").dropLast() {
+            parent += "/" + part
+            mkdir(parent, 0o700)
+        }
+        return rel
+    }
+
+    static func makePatternFolders(_ bindings: [StageTemplate.Binding], outputs: String) throws {
+        for b in bindings where b.slot == .pattern {
+            guard mkdir(outputs + "/\(b.index)", 0o700) == 0 else { throw StageError.runtime("\(outputs)/\(b.index): \(errnoText())") }
+        }
+    }
+
+    /// Runs the tool in `directory/in` with standard input /dev/null, standard output and error
+    /// in files; returns its exit status and the end of what it printed on standard error.
+    static func runTool(config: StageConfiguration, bindings: [StageTemplate.Binding], directory: String,
+                        inputPath: [Int: String], started: (ChildProcess) -> Void) throws -> (Int32, [UInt8]) {
+        let inputs = directory + "/in", outputs = directory + "/out"
         let argv = config.commandLine(bindings) { b in
             switch b.slot {
             case .input, .inputs: return inputPath[b.index]!
@@ -605,26 +709,50 @@ struct TarJob: Sendable {
                                            directory: inputs)
         started(child)
         let code = child.wait()
-        let stderr = (try? Data(contentsOf: URL(fileURLWithPath: directory + "/stderr"))).map { Array($0.suffix(Exchange.stderrBytes)) } ?? []
-        guard code == 0 else { return Outcome(exitCode: code, stderr: stderr, response: nil) }
-        var entries: [(name: String, path: String)] = []
-        var st = stat()
-        if stat(directory + "/stdout", &st) == 0 && st.st_size > 0 { entries.append(("stdout", directory + "/stdout")) }
+        return (code, tail(of: directory + "/stderr", bytes: Exchange.stderrBytes))
+    }
+
+    /// Every file the tool wrote for an output slot: `out/N`, and `out/N/i` in order of i.
+    static func outputFiles(config: StageConfiguration, bindings: [StageTemplate.Binding], outputs: String) throws
+        -> [(binding: StageTemplate.Binding, number: Int?, path: String)] {
+        var files: [(binding: StageTemplate.Binding, number: Int?, path: String)] = []
         for b in bindings {
             if b.slot == .output {
                 let path = outputs + "/\(b.index)"
                 guard access(path, F_OK) == 0 else {
                     throw StageError.runtime("\(config.template.tool) exited 0 but wrote no file for argument \(b.index) '\(b.value)'")
                 }
-                entries.append(("\(b.index)", path))
+                files.append((b, nil, path))
             } else if b.slot == .pattern {
                 let dir = outputs + "/\(b.index)"
-                let files = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [])
-                    .compactMap { Int($0) }.sorted()
-                for i in files { entries.append(("\(b.index)/\(i)", dir + "/\(i)")) }
+                for i in listDirectory(dir).compactMap({ Int($0) }).sorted() { files.append((b, i, dir + "/\(i)")) }
             }
         }
-        try Tar.create(directory + "/response.tar", entries: entries)
-        return Outcome(exitCode: 0, stderr: stderr, response: directory + "/response.tar")
+        return files
+    }
+
+    /// The last `bytes` bytes of a file (empty when it cannot be read).
+    static func tail(of path: String, bytes: Int) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return [] }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return [] }
+        let start = max(0, Int64(st.st_size) - Int64(bytes))
+        var out = [UInt8](repeating: 0, count: Int(Int64(st.st_size) - start))
+        let n = out.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, off_t(start)) }
+        return n > 0 ? Array(out.prefix(n)) : []
+    }
+
+    /// The names in a folder (none when it cannot be read).
+    static func listDirectory(_ path: String) -> [String] {
+        guard let dir = opendir(path) else { return [] }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
     }
 }

@@ -21,6 +21,8 @@ public struct StageConfiguration: Sendable {
     public var environment: [String] = []
     /// Knative's K_REVISION, for log lines.
     public var revision: String?
+    /// The S3 store by-reference requests name objects in (none: such requests get 415).
+    public var store: S3Store?
 
     public init(name: String, template: StageTemplate, toolPath: String) {
         self.name = name

@@ -10,14 +10,17 @@ final class StageState {
     let slots: ProcessSlots
     let threadPool: NIOThreadPool
     let logger: Logger
+    /// The S3 store of by-reference requests, when the stage has one.
+    let store: S3Client?
     var draining = false
     var inFlight = 0
     var active: [ObjectIdentifier: Exchange] = [:]
     var onIdle: (() -> Void)?
     private var nextID: UInt64 = 0
 
-    init(config: StageConfiguration, threadPool: NIOThreadPool, logger: Logger) {
+    init(config: StageConfiguration, threadPool: NIOThreadPool, logger: Logger, store: S3Client?) {
         self.config = config
+        self.store = store
         self.slots = ProcessSlots(limit: config.maxProcesses, queueLimit: config.maxQueue)
         self.threadPool = threadPool
         self.logger = logger
@@ -157,10 +160,10 @@ final class StageHandler: ChannelDuplexHandler {
                       close: close, retryAfter: error.status == 503, extra: extra)
     }
 
-    func respondSimple(status: HTTPResponseStatus, text: String, close: Bool = false, retryAfter: Bool = false,
-                       extra: [(String, String)] = []) {
+    func respondSimple(status: HTTPResponseStatus, text: String, contentType: String = "text/plain; charset=utf-8",
+                       close: Bool = false, retryAfter: Bool = false, extra: [(String, String)] = []) {
         guard let context else { return }
-        var headers = HTTPHeaders([("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", String(text.utf8.count))])
+        var headers = HTTPHeaders([("Content-Type", contentType), ("Content-Length", String(text.utf8.count))])
         if retryAfter { headers.add(name: "Retry-After", value: "1") }
         if close { headers.add(name: "Connection", value: "close") }
         for (k, v) in extra { headers.add(name: k, value: v) }
@@ -206,8 +209,10 @@ final class StageHandler: ChannelDuplexHandler {
 
 /// What a `POST /` asks for, checked before any byte of the body is read.
 struct StageRequest {
-    enum Mode { case stream, tar }
+    enum Mode { case stream, tar, reference }
     let mode: Mode
+    /// By reference in a structured CloudEvent (the event is in the body, not in headers).
+    let structured: Bool
     let argv: [String]
     let bindings: [StageTemplate.Binding]
     let event: CloudEvent?
@@ -216,17 +221,20 @@ struct StageRequest {
     init(head: HTTPRequestHead, config: StageConfiguration) throws {
         let headers = head.headers.map { ($0.name, $0.value) }
         let contentType = head.headers.first(name: "content-type")?.lowercased() ?? ""
-        if contentType.hasPrefix("application/cloudevents") {
-            throw StageError.unsupportedMedia("structured CloudEvents carry by-reference requests (object keys in an S3 store); this stage serves bodies by value only: send binary-mode events (ce- headers, the data as the body)")
+        structured = contentType.hasPrefix("application/cloudevents")
+        let reference = structured || contentType.hasPrefix("application/json")
+        if reference && config.store == nil {
+            throw StageError.unsupportedMedia("a JSON body or a structured CloudEvent is a by-reference request (object keys in an S3 store), and this stage has no store: start it with --s3-bucket (and AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), or send the data by value")
         }
-        if contentType.hasPrefix("application/json") {
-            throw StageError.unsupportedMedia("a JSON body is a by-reference request (object keys in an S3 store); this stage serves bodies by value only")
+        if structured && !contentType.hasPrefix("application/cloudevents+json") {
+            throw StageError.unsupportedMedia("'\(contentType)': structured CloudEvents are application/cloudevents+json (batches are not accepted)")
         }
-        event = try CloudEvent.fromBinaryHeaders(headers)
+        event = structured ? nil : try CloudEvent.fromBinaryHeaders(headers)
         if let length = head.headers.first(name: "content-length") {
             guard let n = Int64(length), n >= 0 else { throw StageError.badRequest("Content-Length '\(length)' is not a byte count") }
-            if n > config.maxBodyBytes {
-                throw StageError.tooLarge("the body is \(n) bytes; this stage takes at most \(config.maxBodyBytes)")
+            let limit = reference ? ObjectRequest.maxBodyBytes : config.maxBodyBytes
+            if n > limit {
+                throw StageError.tooLarge("the body is \(n) bytes; this stage takes at most \(limit)\(reference ? " in a by-reference request" : "")")
             }
             contentLength = n
         } else {
@@ -234,17 +242,23 @@ struct StageRequest {
         }
         let argvHeaders = head.headers["grove-argv"]
         if argvHeaders.count > 1 { throw StageError.badRequest("Grove-Argv appears more than once") }
+        if reference {
+            // The command line is the body's argv, matched once the body is in.
+            if !argvHeaders.isEmpty { throw StageError.badRequest("a by-reference request carries its command line in the body's argv, not in Grove-Argv") }
+            mode = .reference
+            argv = []
+            bindings = []
+            return
+        }
         argv = try argvHeaders.first.map(ArgvHeader.decode) ?? config.template.defaultArgv()
         bindings = try config.template.match(argv)
-        let fileSlots = bindings.filter { $0.slot?.isFile == true }
         if contentType.hasPrefix("application/x-tar") {
             mode = .tar
         } else {
             guard config.template.streams else {
-                throw StageError.unsupportedMedia("this stage's command line takes several files (\(config.template)): send them as an application/x-tar body, entry N for argument N")
+                throw StageError.unsupportedMedia("this stage's command line takes several files (\(config.template)): send them as an application/x-tar body, entry N for argument N, or by reference (a JSON body)")
             }
             mode = .stream
-            _ = fileSlots
         }
     }
 }

@@ -24,7 +24,10 @@ public final class StageServer {
         let pool = NIOThreadPool(numberOfThreads: config.maxProcesses + 1)
         pool.start()
         let loop = group.next()
-        let state = StageState(config: config, threadPool: pool, logger: logger)
+        // The store's client has an event loop of its own: downloads write their files from it.
+        let storeGroup = config.store.map { _ in MultiThreadedEventLoopGroup(numberOfThreads: 1) }
+        let store = config.store.map { S3Client(store: $0, group: storeGroup!, requestTimeout: .milliseconds(config.timeoutMilliseconds)) }
+        let state = StageState(config: config, threadPool: pool, logger: logger, store: store)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
@@ -39,7 +42,8 @@ public final class StageServer {
         let port = channel.localAddress?.port ?? config.port
         logger.info("listening", metadata: ["address": "\(config.host):\(port)", "stage": "\(config.name)",
                                              "template": "\(config.template)", "max_processes": "\(config.maxProcesses)",
-                                             "max_queue": "\(config.maxQueue)", "timeout_ms": "\(config.timeoutMilliseconds)"])
+                                             "max_queue": "\(config.maxQueue)", "timeout_ms": "\(config.timeoutMilliseconds)",
+                                             "store": "\(config.store.map { "\($0.endpoint)/\($0.bucket)" } ?? "none")"])
         bound(port)
 
         // SIGTERM (Knative's stop) and SIGINT: drain, then exit.
@@ -65,5 +69,6 @@ public final class StageServer {
         sources.forEach { $0.cancel() }
         try? pool.syncShutdownGracefully()
         try? group.syncShutdownGracefully()
+        try? storeGroup?.syncShutdownGracefully()
     }
 }

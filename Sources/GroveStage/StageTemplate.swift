@@ -182,14 +182,18 @@ public struct StageTemplate: Sendable, Equatable, CustomStringConvertible {
 public enum StageError: Error, CustomStringConvertible {
     case usage(String)
     case badRequest(String)            // 400
+    case notFound(String)              // 404: a by-reference input that is not in the store
     case tooLarge(String)              // 413
     case unsupportedMedia(String)      // 415
     case busy(String)                  // 503
     case runtime(String)               // 500
+    case badGateway(String)            // 502: the S3 store refused the stage
+    case storeUnavailable(String)      // 503: the S3 store cannot be reached
 
     public var description: String {
         switch self {
-        case .usage(let m), .badRequest(let m), .tooLarge(let m), .unsupportedMedia(let m), .busy(let m), .runtime(let m): return m
+        case .usage(let m), .badRequest(let m), .notFound(let m), .tooLarge(let m), .unsupportedMedia(let m), .busy(let m),
+             .runtime(let m), .badGateway(let m), .storeUnavailable(let m): return m
         }
     }
 
@@ -197,9 +201,11 @@ public enum StageError: Error, CustomStringConvertible {
         switch self {
         case .usage, .runtime: return 500
         case .badRequest: return 400
+        case .notFound: return 404
         case .tooLarge: return 413
         case .unsupportedMedia: return 415
-        case .busy: return 503
+        case .busy, .storeUnavailable: return 503
+        case .badGateway: return 502
         }
     }
 }

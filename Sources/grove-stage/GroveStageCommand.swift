@@ -16,11 +16,16 @@ struct GroveStageCommand: ParsableCommand {
         body carries several inputs and gets a tar of the outputs. A request sends its command line \
         in a Grove-Argv header (arguments percent-encoded, space-separated), matched against the \
         template. GET /healthz, /readyz (the tool is runnable), /template. SIGTERM drains. \
-        See docs/STAGE.md.
+        With --s3-bucket, a JSON body (or a structured CloudEvent) is a by-reference request: \
+        {"argv": [...], "inputs": {ARG: KEY}, "outputs": {ARG: KEY}}; the stage downloads the \
+        inputs from the bucket, runs the tool, uploads the outputs and answers with their keys, \
+        sizes and ETags. Endpoint and credentials: AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, \
+        AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION. See docs/STAGE.md.
 
         Examples:
           grove-stage --port 8081 -- rf-tree {input} --classes {ints} --trees {int} --seed {int} --tree-index {int} -o {output}
           grove-stage --port 8082 -- rf-merge {inputs} -o {output}
+          AWS_ENDPOINT_URL=http://127.0.0.1:8333 grove-stage --s3-bucket grove -- rf-merge {inputs} -o {output}
           curl -sS -T features.zmat -X POST -H 'Grove-Argv: rf-tree f --classes 0,1 --trees 4 --seed 1 --tree-index 0 -o t' localhost:8081/ -o trees.zmat
         """)
 
@@ -51,6 +56,18 @@ struct GroveStageCommand: ParsableCommand {
     @Option(help: "Write the bound port to FILE once listening (for scripts that start stages on port 0).")
     var portFile: String?
 
+    @Option(help: "S3 bucket of by-reference requests (without it they get 415).")
+    var s3Bucket: String?
+
+    @Option(help: "S3 endpoint, http://HOST[:PORT] (default: $AWS_ENDPOINT_URL_S3, else $AWS_ENDPOINT_URL).")
+    var s3Endpoint: String?
+
+    @Option(help: "S3 region for signatures (default: $AWS_REGION, else $AWS_DEFAULT_REGION, else us-east-1).")
+    var s3Region: String?
+
+    @Option(help: "Outputs larger than this go up as a multipart upload in parts of this size (at least 5M).")
+    var s3PartSize = "8M"
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
@@ -76,6 +93,11 @@ struct GroveStageCommand: ParsableCommand {
         if !(timeout > 0) { throw ValidationError("--timeout must be a positive number of seconds") }
         if Self.bytes(maxBody) == nil { throw ValidationError("--max-body '\(maxBody)' is not a size such as 500M") }
         if let port, !(0...65535).contains(port) { throw ValidationError("--port must be 0-65535") }
+        // S3 refuses parts under 5 MiB (but the last) when the upload completes.
+        guard let part = Self.bytes(s3PartSize), part >= 5 << 20 else {
+            throw ValidationError("--s3-part-size '\(s3PartSize)' is not a size of at least 5M (S3's smallest part), such as 8M")
+        }
+        _ = part
     }
 
     func run() throws {
@@ -100,7 +122,22 @@ struct GroveStageCommand: ParsableCommand {
         config.timeoutMilliseconds = Int64(timeout * 1000)
         config.temporaryRoot = tmp ?? env["TMPDIR"] ?? "/tmp"
         config.revision = env["K_REVISION"]
-        config.environment = env.filter { $0.key != "PORT" }.map { "\($0.key)=\($0.value)" }.sorted()
+        // The tools need no store credentials: the stage moves the objects.
+        config.environment = env.filter { $0.key != "PORT" && !$0.key.hasPrefix("AWS_") }.map { "\($0.key)=\($0.value)" }.sorted()
+        if let s3Bucket {
+            guard let endpoint = s3Endpoint ?? env["AWS_ENDPOINT_URL_S3"] ?? env["AWS_ENDPOINT_URL"] else {
+                throw ValidationError("--s3-bucket needs an endpoint: --s3-endpoint or AWS_ENDPOINT_URL")
+            }
+            guard let key = env["AWS_ACCESS_KEY_ID"], let secret = env["AWS_SECRET_ACCESS_KEY"], !key.isEmpty, !secret.isEmpty else {
+                throw ValidationError("--s3-bucket needs credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+            }
+            var store = try S3Store(endpoint: endpoint, bucket: s3Bucket,
+                                    region: s3Region ?? env["AWS_REGION"] ?? env["AWS_DEFAULT_REGION"] ?? "us-east-1",
+                                    credentials: S3Credentials(accessKey: key, secretKey: secret,
+                                                               sessionToken: env["AWS_SESSION_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }))
+            store.partSize = Self.bytes(s3PartSize)!
+            config.store = store
+        }
 
         let level = logLevel
         LoggingSystem.bootstrap { label in

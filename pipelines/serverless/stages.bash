@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts or stops one grove-stage per line of stages.tsv on loopback, for a local serverless run:
-#   stages.bash start DIR    ports chosen by the kernel; DIR/stages.env holds STAGE_URL_<name>
+#   stages.bash start DIR    ports chosen by the kernel; DIR/stages.env holds STAGE_URL_<name>;
+#                            with STORE=s3://BUCKET/PREFIX every stage gets --s3-bucket BUCKET
 #   stages.bash stop DIR     SIGTERM (the stages drain), then SIGKILL after 10 s; DIR emptied
 # Every server's pid is in DIR/<name>.pid, its log in DIR/<name>.log.
 set -euo pipefail
@@ -27,6 +28,13 @@ start)
   command -v grove-stage >/dev/null || { echo "stages.bash: grove-stage is not in PATH (make build)" >&2; exit 1; }
   mkdir -p "$dir"
   stop
+  # STORE=s3://BUCKET/...: every stage also takes by-reference requests on that bucket (endpoint
+  # and credentials from AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY).
+  store_bucket=""
+  if [[ -n ${STORE:-} ]]; then
+    [[ $STORE =~ ^s3://([a-z0-9.-]+) ]] || { echo "stages.bash: STORE '$STORE' is not s3://BUCKET/PREFIX" >&2; exit 64; }
+    store_bucket=${BASH_REMATCH[1]}
+  fi
   names=()
   while IFS=$'\t' read -r name template; do
     [[ -z $name || $name == \#* ]] && continue
@@ -34,7 +42,7 @@ start)
     read -ra words <<< "$template"
     grove-stage --name "$name" --port 0 --port-file "$dir/$name.port" \
       --max-processes "${STAGE_MAX_PROCESSES:-2}" --max-queue "${STAGE_MAX_QUEUE:-64}" \
-      ${STAGE_FLAGS:-} -- "${words[@]}" 2>>"$dir/$name.log" &
+      ${store_bucket:+--s3-bucket "$store_bucket"} ${STAGE_FLAGS:-} -- "${words[@]}" 2>>"$dir/$name.log" &
     echo $! > "$dir/$name.pid"
     names+=("$name")
   done < "$table"

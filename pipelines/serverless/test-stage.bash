@@ -1,13 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end tests of grove-stage and the HTTP runner, on 127.0.0.1 only. Every server this
 # starts is stopped by PID on exit; every wait is bounded. Run by `make test-stage`.
-set -uo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-cd "$root"
-export PATH=${BIN:-$root/.build/release}:$PATH
-work=$(mktemp -d /tmp/grove-test-stage.XXXXXX)
-pids=()
-pass=0 fail=0
+source "$(dirname "${BASH_SOURCE[0]}")/test-lib.bash" test-stage
 cleanup() {
   exec 2>/dev/null
   [ ${#pids[@]} -gt 0 ] && kill -KILL "${pids[@]}" 2>/dev/null
@@ -16,11 +10,6 @@ cleanup() {
   rm -rf "$work" "${rel:-/nonexistent}"
 }
 trap cleanup EXIT
-check() {  # check NAME COMMAND...: passes when COMMAND succeeds
-  local name=$1; shift
-  if "$@"; then pass=$((pass + 1)); echo "ok   $name"
-  else fail=$((fail + 1)); echo "FAIL $name" >&2; fi
-}
 # start NAME [grove-stage options] -- TEMPLATE: a server on a free port; sets $url and $pid
 start() {
   local name=$1; shift
