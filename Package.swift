@@ -5,8 +5,11 @@ import PackageDescription
 ///
 /// `Grove` holds the whole domain (format, codecs, PCA, trees); `GroveCLI` holds what every
 /// command line shares (I/O selection, error reporting, option groups); each executable is one
-/// thin command file over them.
-let tools = ["zmat", "mnist-decode", "pca-fit", "pca-project", "rf-tree", "rf-merge", "rf-predict", "rf-eval", "grove-report"]
+/// thin command file over them. `GroveONNX` (ONNX export, over SwiftProtobuf) is linked only by
+/// the tools in `onnxTools`, so the others stay free of the protobuf runtime.
+let tools = ["zmat", "mnist-decode", "pca-fit", "pca-project", "rf-tree", "rf-merge", "rf-predict", "rf-eval", "grove-report", "rf-export"]
+
+let onnxTools: Set<String> = ["rf-export"]
 
 let package = Package(
     name: "Grove",
@@ -17,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd",
@@ -27,6 +31,11 @@ let package = Package(
                        providers: [.apt(["zlib1g-dev"])]),
         .target(name: "Grove", dependencies: ["CZstd", "CPNG", "CZlib"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
+        // ONNX export: the ONNX messages are generated once from proto/onnx-ml.proto
+        // (proto/generate.sh) and committed, so builds need neither protoc nor its plugin.
+        .target(name: "GroveONNX", dependencies: [
+            "Grove", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ], exclude: ["proto"]),
         .target(name: "GroveCLI", dependencies: [
             "Grove", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -50,7 +59,7 @@ let package = Package(
     ] + tools.map {
         .executableTarget(name: $0, dependencies: [
             "Grove", "GroveCLI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ])
+        ] + (onnxTools.contains($0) ? ["GroveONNX"] : []))
     },
     swiftLanguageModes: [.v5]
 )
