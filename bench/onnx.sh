@@ -11,6 +11,7 @@
 set -euo pipefail
 bin=$(cd "${1:?usage: bench/onnx.sh BIN_DIR PYTHON}" && pwd)
 python=${2:?usage: bench/onnx.sh BIN_DIR PYTHON}
+[[ $python == */* ]] && python=$(cd "$(dirname "$python")" && pwd)/$(basename "$python")
 repeats=${REPEATS:-5}
 export PATH=$bin:$PATH
 fashion=/usr/share/datasets/fashion-mnist

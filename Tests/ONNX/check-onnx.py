@@ -47,6 +47,7 @@ def main(folder):
         ("forest-pca.onnx", components, "pca"),
         ("forest-raw.onnx", pixels, "raw"),
         ("forest-raw-f32.onnx", pixels.astype(np.float32), "raw"),
+        ("forest-two.onnx", load("test-two.npy"), "two"),
     ]
     for model_name, x, which in cases:
         expected_label = load(f"pred-{which}.npy").reshape(-1)
@@ -61,7 +62,8 @@ def main(folder):
               f"max |difference| {worst:.3g} (tolerance {TOLERANCE}); {identical} of {len(proba)} rows bit-identical")
 
     expected_label = load("pred-pca.npy").reshape(-1)
-    for model_name, x in [("pipeline.onnx", pixels), ("pipeline-f32.onnx", pixels.astype(np.float32))]:
+    for model_name, x in [("pipeline.onnx", pixels), ("pipeline-f32.onnx", pixels.astype(np.float32)),
+                          ("pipeline-f64.onnx", pixels.astype(np.float64))]:
         label, proba = run(model_name, x)
         same = int((label == expected_label).sum())
         check(f"{model_name} labels (raw pixels in)", same == len(expected_label),

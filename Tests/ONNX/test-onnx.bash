@@ -36,13 +36,19 @@ pca-fit -k 10 train.zmat -o pca.zmat
 pca-project -m pca.zmat train.zmat | rf-tree --trees 100 --seed 1 -o forest-pca.zmat
 rf-tree --trees 30 --seed 1 train.zmat -o forest-raw.zmat
 pca-project -m pca.zmat test.zmat -o test-pca.zmat
-for which in pca raw; do
-  input=$([ $which = pca ] && echo test-pca.zmat || echo test.zmat)
-  rf-predict -m forest-$which.zmat "$input" | zmat convert -o pred-$which.npy
-  rf-predict -m forest-$which.zmat --proba "$input" | zmat convert -o proba-$which.npy
+# Two classes (T-shirt/top and shirt, or digits 0 and 6): class ids that are not indices, and
+# the two-class export (every leaf votes for both, as onnxruntime otherwise may take a binary mode).
+two_classes() { zmat convert "$1" --to csv | awk -F, 'NR == 1 || $1 == 0 || $1 == 6' | zmat convert --from csv --type float32; }
+pca-project -m pca.zmat train.zmat | two_classes - | rf-tree --trees 20 --seed 1 -o forest-two.zmat
+two_classes test-pca.zmat > test-two.zmat
+for which in pca:test-pca raw:test two:test-two; do
+  forest=forest-${which%%:*}.zmat input=${which#*:}.zmat
+  rf-predict -m $forest $input | zmat convert -o pred-${which%%:*}.npy
+  rf-predict -m $forest --proba $input | zmat convert -o proba-${which%%:*}.npy
 done
 zmat convert test.zmat -o test-pixels.npy
 zmat convert test-pca.zmat -o test-pca.npy
+zmat convert test-two.zmat -o test-two.npy
 echo "test-onnx: models trained, rf-predict run ($((SECONDS - started)) s)"
 
 rf-export --onnx forest-pca.zmat -o forest-pca.onnx
@@ -50,6 +56,8 @@ rf-export --onnx --input-type uint8 forest-raw.zmat -o forest-raw.onnx
 rf-export --onnx forest-raw.zmat -o forest-raw-f32.onnx
 rf-export --onnx --pca pca.zmat --input-type uint8 forest-pca.zmat -o pipeline.onnx
 rf-export --onnx --pca pca.zmat < forest-pca.zmat > pipeline-f32.onnx
+rf-export --onnx --pca pca.zmat --input-type float64 forest-pca.zmat -o pipeline-f64.onnx
+rf-export --onnx forest-two.zmat -o forest-two.onnx
 rf-export --onnx --pca pca.zmat --input-type uint8 forest-pca.zmat -o again.onnx
 cmp -s pipeline.onnx again.onnx && ok "the same inputs export byte-identical models" || bad "two exports differ"
 echo "test-onnx: exported: $(wc -c forest-pca.onnx forest-raw.onnx pipeline.onnx | head -3 | awk '{printf "%s %s B; ", $2, $1}')"
