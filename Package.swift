@@ -6,7 +6,8 @@ import PackageDescription
 /// `Grove` holds the whole domain (format, codecs, PCA, trees); `GroveCLI` holds what every
 /// command line shares (I/O selection, error reporting, option groups); each executable is one
 /// thin command file over them. `GroveONNX` (ONNX export, over SwiftProtobuf) is linked only by
-/// the tools in `onnxTools`, so the others stay free of the protobuf runtime.
+/// the tools in `onnxTools`, so the others stay free of the protobuf runtime (and of the whole
+/// Foundation, which SwiftProtobuf imports).
 let tools = ["zmat", "mnist-decode", "pca-fit", "pca-project", "rf-tree", "rf-merge", "rf-predict", "rf-eval", "grove-report", "rf-export"]
 
 let onnxTools: Set<String> = ["rf-export"]

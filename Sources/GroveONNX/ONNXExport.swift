@@ -91,7 +91,8 @@ public enum ONNXExport {
     }
 
     /// pca-project's arithmetic: float64 rows dotted with the (whitening-scaled) axes, minus each
-    /// axis's dot product with the mean, rounded to float32 (PCAProjector).
+    /// axis's dot product with the mean, rounded to float32. The axes and offsets are computed as
+    /// PCAProjector.init computes them (keep the two in step; test-onnx compares the labels).
     static func project(_ pca: PCAModel, input: String, graph: inout GraphBuilder) -> String {
         let d = pca.columns, k = pca.componentCount
         var axes = pca.components
