@@ -53,6 +53,7 @@ test: build
 	swift test $(SWIFT_FLAGS)
 	$(MAKE) --no-print-directory test-stage
 	$(MAKE) --no-print-directory test-python
+	$(MAKE) --no-print-directory test-onnx
 
 datasets-fashion:
 	bash datasets/make-fashion.sh
@@ -67,3 +68,4 @@ include mk/slurm.mk
 include mk/report.mk
 include mk/hardening.mk
 include mk/python.mk
+include mk/onnx.mk

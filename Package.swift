@@ -5,8 +5,12 @@ import PackageDescription
 ///
 /// `Grove` holds the whole domain (format, codecs, PCA, trees); `GroveCLI` holds what every
 /// command line shares (I/O selection, error reporting, option groups); each executable is one
-/// thin command file over them.
-let tools = ["zmat", "mnist-decode", "pca-fit", "pca-project", "rf-tree", "rf-merge", "rf-predict", "rf-eval", "grove-report"]
+/// thin command file over them. `GroveONNX` (ONNX export, over SwiftProtobuf) is linked only by
+/// the tools in `onnxTools`, so the others stay free of the protobuf runtime (and of the whole
+/// Foundation, which SwiftProtobuf imports).
+let tools = ["zmat", "mnist-decode", "pca-fit", "pca-project", "rf-tree", "rf-merge", "rf-predict", "rf-eval", "grove-report", "rf-export"]
+
+let onnxTools: Set<String> = ["rf-export"]
 
 let package = Package(
     name: "Grove",
@@ -19,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
         // SHA-256 and HMAC for S3's Signature V4 (grove-stage's by-reference requests).
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd",
@@ -29,6 +34,11 @@ let package = Package(
                        providers: [.apt(["zlib1g-dev"])]),
         .target(name: "Grove", dependencies: ["CZstd", "CPNG", "CZlib"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
+        // ONNX export: the ONNX messages are generated once from proto/onnx-ml.proto
+        // (proto/generate.sh) and committed, so builds need neither protoc nor its plugin.
+        .target(name: "GroveONNX", dependencies: [
+            "Grove", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ], exclude: ["proto"]),
         .target(name: "GroveCLI", dependencies: [
             "Grove", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -53,7 +63,7 @@ let package = Package(
     ] + tools.map {
         .executableTarget(name: $0, dependencies: [
             "Grove", "GroveCLI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ])
+        ] + (onnxTools.contains($0) ? ["GroveONNX"] : []))
     },
     swiftLanguageModes: [.v5]
 )
