@@ -52,6 +52,7 @@ $(BUILT): $(SOURCES)
 test: build
 	swift test $(SWIFT_FLAGS)
 	$(MAKE) --no-print-directory test-stage
+	$(MAKE) --no-print-directory test-install
 
 datasets-fashion:
 	bash datasets/make-fashion.sh
@@ -65,3 +66,4 @@ include mk/containers.mk
 include mk/slurm.mk
 include mk/report.mk
 include mk/hardening.mk
+include mk/install.mk
