@@ -53,6 +53,7 @@ test: build
 	swift test $(SWIFT_FLAGS)
 	$(MAKE) --no-print-directory test-stage
 	$(MAKE) --no-print-directory test-install
+	$(MAKE) --no-print-directory test-progress
 
 datasets-fashion:
 	bash datasets/make-fashion.sh

@@ -4,6 +4,7 @@
 #   make install   [PREFIX=/usr/local] [DESTDIR=] [INSTALL_FROM=dist|build]
 #   make uninstall [PREFIX=/usr/local] [DESTDIR=]
 #   make test-install   install into a temporary DESTDIR, run the installed tools, uninstall
+#   make test-progress  progress lines through a pseudo-terminal (below)
 #
 # Binaries: by default (INSTALL_FROM=dist) the portable ones of `make dist` (mk/containers.mk):
 # the Swift runtime linked in, the x86-64 baseline, stripped; they run on any x86-64 Linux with
@@ -92,3 +93,9 @@ uninstall:
 TEST_INSTALL_FROM ?= build
 test-install:
 	bash Tests/install/test-install.sh '$(TEST_INSTALL_FROM)' '$(INSTALL_TOOLS)'
+
+# Progress lines (GroveCLI's ProgressLine) through a real pseudo-terminal, on pipes and with
+# --progress, for every tool that reports progress; outputs byte-identical across the three.
+.PHONY: test-progress
+test-progress: build
+	python3 Tests/progress/test-progress.py $(BIN)

@@ -15,14 +15,20 @@ extension Zmat {
         var input: String?
 
         @OptionGroup var output: OutputOptions
+        @OptionGroup var progress: ProgressOptions
 
         func run() throws {
-            let all = try ZmatReader(path: input).readAll()
+            let file = try InputFile(path: input)
+            // Measured while the input is read (the shuffled rows are written from memory after).
+            let line = progress.line("zmat shuffle", "reading", reading: [file])
+            let all = try ZmatReader(file).readAll()
+            line.update(all.rows)
             let order = RowOrder.permutation(count: all.rows, seed: seed)
             let out = try output.open()
             let meta = derivedMetadata(all.header.metadata, command: "shuffle", params: [("shuffle-seed", "\(seed)")])
             try RowOrder.gather(all, rows: order).write(to: out, metadata: meta)
             try out.commit()
+            line.finish()
         }
     }
 }
