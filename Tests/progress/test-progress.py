@@ -97,9 +97,15 @@ def check_terminal(name, err, seconds, summary_pattern):
     limit = 10 * seconds + 1
     check(len(redraws) <= limit, f"{name}: {len(redraws)} redraws in {seconds:.2f} s (at most {limit:.0f})")
     check(re.fullmatch(summary_pattern, tail) is not None, f"{name}: summary {tail!r} does not match {summary_pattern!r}")
-    percents = [int(p) for p in re.findall(r"\((\d+)%\)", drawing)]
-    check(percents == sorted(percents), f"{name}: percentages go down: {percents}")
-    return redraws, percents
+    # Percentages rise within each phase ("rf-tree: reading", then "rf-tree: growing").
+    phases = {}
+    for r in redraws:
+        m = re.match(r"(.*?: \w+) .*\((\d+)%\)", r)
+        if m:
+            phases.setdefault(m.group(1), []).append(int(m.group(2)))
+    for phase, percents in phases.items():
+        check(percents == sorted(percents), f"{name}: percentages of '{phase}' go down: {percents}")
+    return redraws, phases
 
 
 def main():
@@ -127,7 +133,7 @@ def run_all(work):
     argv = [tool("rf-tree"), w("train.zmat"), "--trees", trees, "--seed", "5"]
     code, err, seconds = run_pty(argv + ["-o", w("forest-tty.zmat")], w("stdout-tty"))
     check(code == 0, f"rf-tree on a pty exited {code}: {err[-300:]!r}")
-    redraws, percents = check_terminal("rf-tree", err, seconds, r"rf-tree: 400 trees in [0-9.:]+( s)? \([0-9.k]+ trees/s\)\n")
+    redraws, _ = check_terminal("rf-tree", err, seconds, r"rf-tree: 400 trees in [0-9.:]+( s)? \([0-9.k]+ trees/s\)\n")
     print(f"rf-tree --trees {trees}: {len(redraws)} redraws in {seconds:.2f} s; last: {redraws[-1][:-3] if redraws else None!r}")
     if seconds > 1.5:
         check(len(redraws) >= 3, f"rf-tree: only {len(redraws)} redraws in {seconds:.2f} s")
@@ -176,14 +182,19 @@ def run_all(work):
               f"{name}: outputs differ with and without progress")
 
     # --- an error erases the line before its message --------------------------------------------
-    data = open(w("train.zmat"), "rb").read()
+    # 40000 rows through 400 trees: long enough for redraws before the cut is reached.
+    subprocess.run([tool("zmat"), "cat"] + [w("train.zmat")] * 20 + ["-o", w("many.zmat")], check=True)
+    data = open(w("many.zmat"), "rb").read()
     with open(w("cut.zmat"), "wb") as f:
         f.write(data[: len(data) * 2 // 3])
-    code, err, _ = run_pty([tool("rf-predict"), "-m", w("forest-tty.zmat"), w("cut.zmat"), "-f"], w("cut.out"))
+    code, err, seconds = run_pty([tool("rf-predict"), "-m", w("forest-tty.zmat"), w("cut.zmat")], w("cut.out"))
     text = err.decode("utf-8", "replace")
-    message = text.rfind("rf-predict: ")
-    check(code == 1 and message >= 0 and (message == 0 or text[:message].endswith(("\n", "\r\x1b[K"))) and text.endswith("\n"),
+    message = text.rfind("rf-predict: " + w("cut.zmat"))
+    check(code == 1 and message >= 0 and text.endswith("\n") and "\n" not in text[:message],
           f"rf-predict on truncated input: exit {code}, stderr {text[-300:]!r}")
+    if message > 0:
+        check(text[:message].endswith("\r\x1b[K"), f"rf-predict: the error message is not on an erased line: {text[-300:]!r}")
+    print(f"rf-predict on a truncated input: {text[:message].count(chr(13)) - 1} redraws in {seconds:.2f} s, then erased and the error")
 
 
 if __name__ == "__main__":
