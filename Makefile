@@ -54,6 +54,8 @@ test: build
 	$(MAKE) --no-print-directory test-stage
 	$(MAKE) --no-print-directory test-python
 	$(MAKE) --no-print-directory test-onnx
+	$(MAKE) --no-print-directory test-install
+	$(MAKE) --no-print-directory test-progress
 
 datasets-fashion:
 	bash datasets/make-fashion.sh
@@ -69,3 +71,4 @@ include mk/report.mk
 include mk/hardening.mk
 include mk/python.mk
 include mk/onnx.mk
+include mk/install.mk

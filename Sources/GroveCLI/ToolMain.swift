@@ -15,24 +15,27 @@ public enum ToolMain {
         do {
             var parsed = try command.parseAsRoot()
             try parsed.run()
+            ProgressLine.abandonAll()  // a line a run did not finish is erased, not left drawn
             exit(0)
         } catch is BrokenPipe {
+            ProgressLine.abandonAll()
             TemporaryFiles.removeAll()
             exit(0)
         } catch let error as GroveError {
+            ProgressLine.abandonAll()
             TemporaryFiles.removeAll()
             printError("\(tool): \(error.message)")
             exit(1)
         } catch {
+            ProgressLine.abandonAll()
             TemporaryFiles.removeAll()
             command.exit(withError: error)
         }
     }
 
-    /// Writes one line to standard error.
+    /// Writes one line to standard error (above a progress line being drawn).
     public static func printError(_ line: String) {
-        var text = line + "\n"
-        text.withUTF8 { _ = write(STDERR_FILENO, $0.baseAddress, $0.count) }
+        ProgressLine.writeAboveAll(line + "\n")
     }
 }
 
@@ -54,7 +57,7 @@ public struct OutputOptions: ParsableArguments {
 
 /// `--progress` and `-q`: progress goes to stderr only on a terminal or when asked.
 public struct ProgressOptions: ParsableArguments {
-    @Flag(help: "Report progress on standard error even when it is not a terminal.")
+    @Flag(help: "Report progress on standard error even when it is not a terminal (a line a second).")
     public var progress = false
 
     @Flag(name: .shortAndLong, help: "Print nothing but errors on standard error.")
@@ -62,10 +65,8 @@ public struct ProgressOptions: ParsableArguments {
 
     public init() {}
 
-    /// Whether progress lines should be printed.
-    public var showsProgress: Bool {
-        !quiet && (progress || isatty(STDERR_FILENO) != 0)
-    }
+    /// Whether progress (and the summary lines that go with it) should be printed.
+    public var showsProgress: Bool { style != .off }
 
     /// Prints an informational line (suppressed by `-q`).
     public func note(_ line: String) {

@@ -131,40 +131,18 @@ struct MnistDecode: ParsableCommand {
             }
         }
         let out = try output.open()
-        let showProgress = progress.showsProgress
+        let line = progress.line("mnist-decode", "decoding", unit: "images", total: nil)
         let summary = try MnistDecoder.run(
             source, options: options, output: out,
             note: { progress.note("mnist-decode: \($0)") },
             warn: { ToolMain.printError("mnist-decode: \($0)") },
-            progress: showProgress ? { Self.showProgress($0) } : nil)
+            progress: line.style == .off ? nil : { line.update($0, of: $1) })
         try out.commit()
         if summary.skipped > 0 {
             ToolMain.printError("mnist-decode: skipped \(summary.skipped) bad images")
         }
-        if showProgress {
-            Self.showProgress(nil)
-            let size = summary.size.map { "\($0)" } ?? "?"
-            progress.note("mnist-decode: \(summary.rows) images, \(size) -> \(out.name)")
-        }
-    }
-
-    private static var lastProgress = 0.0
-
-    /// Progress on stderr at most 4 times a second: one line rewritten in place on a terminal
-    /// (nil clears it), plain lines otherwise (`--progress` into a log).
-    static func showProgress(_ rows: Int?) {
-        let terminal = isatty(STDERR_FILENO) != 0
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        let t = Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
-        guard let rows else {
-            if terminal { var clear = "\r\u{1B}[K"; clear.withUTF8 { _ = write(STDERR_FILENO, $0.baseAddress, $0.count) } }
-            return
-        }
-        guard t - lastProgress >= 0.25 else { return }
-        lastProgress = t
-        var text = terminal ? "\rmnist-decode: \(rows) images" : "mnist-decode: \(rows) images\n"
-        text.withUTF8 { _ = write(STDERR_FILENO, $0.baseAddress, $0.count) }
+        let size = summary.size.map { "\($0)" } ?? "?"
+        line.finish(.text("mnist-decode: \(summary.rows) images, \(size) -> \(out.name)"))
     }
 
     /// The non-empty lines of FILE (or standard input), as paths.

@@ -113,7 +113,8 @@ struct PcaFit: ParsableCommand {
         if merge {
             (statistics, sourceName) = try mergePartials(into: &meta)
         } else {
-            let reader = try ZmatReader(path: inputs.first)
+            let file = try InputFile(path: inputs.first)
+            let reader = try ZmatReader(file)
             sourceName = reader.name
             try CoMomentAccumulator.checkMemory(columns: reader.header.columns, threads: threads.count, name: reader.name)
             let columnCount = reader.header.columns
@@ -130,7 +131,9 @@ struct PcaFit: ParsableCommand {
             let columns = reader.header.columns, type = reader.header.elementType
             var held = [RowBlock](), heldRows = 0
             let mayHold = !partial && GramPCA.mayApply(columns: columns, elementType: type, solver: solver)
+            let line = progress.line("pca-fit", "reading", reading: [file])
             while let block = try blocks.nextBlock() {
+                line.add(block.rows)
                 if mayHold && heldRows + block.rows < columns && accumulator.rows == 0 {
                     held.append(block)
                     heldRows += block.rows
@@ -140,6 +143,8 @@ struct PcaFit: ParsableCommand {
                 held.removeAll()
                 try accumulator.add(block)
             }
+            // Erased: the summary comes with the model (below).
+            line.finish(.none)
             if !held.isEmpty, GramPCA.applies(rows: heldRows, columns: columns, elementType: type, solver: solver) {
                 var gramModel: PCAModel?
                 do {

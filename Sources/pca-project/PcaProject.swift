@@ -32,6 +32,7 @@ struct PcaProject: ParsableCommand {
 
     @OptionGroup var output: OutputOptions
     @OptionGroup var threads: ThreadOptions
+    @OptionGroup var progress: ProgressOptions
 
     static func main() { ToolMain.run(Self.self) }
 
@@ -44,7 +45,8 @@ struct PcaProject: ParsableCommand {
     func run() throws {
         let (pca, modelHeader, modelHash) = try PCAModel.read(path: model)
         let modelName = model == "-" ? "<stdin>" : model
-        let reader = try ZmatReader(path: input)
+        let file = try InputFile(path: input)
+        let reader = try ZmatReader(file)
         let inputHeader = reader.header
         guard inputHeader.columns == pca.columns else {
             throw GroveError(file: reader.name,
@@ -68,6 +70,7 @@ struct PcaProject: ParsableCommand {
         let projector = PCAProjector(model: pca, threads: threads.count)
         var buffer = [Float]()
         var rows = 0
+        let line = progress.line("pca-project", "projecting", reading: [file])
         // Decompression and hashing of the next blocks overlap with the projection.
         let blocks = BlockPrefetcher(reader)
         defer { blocks.close() }
@@ -80,8 +83,10 @@ struct PcaProject: ParsableCommand {
                                   labels: block.labels.map { UnsafeBufferPointer($0) })
             }
             rows += block.rows
+            line.update(rows)
         }
         try writer.finish()
         try out.commit()
+        line.finish()
     }
 }

@@ -33,6 +33,7 @@ struct RfPredict: ParsableCommand {
 
     @OptionGroup var outputOptions: OutputOptions
     @OptionGroup var threadOptions: ThreadOptions
+    @OptionGroup var progressOptions: ProgressOptions
 
     func validate() throws {
         if model == "-" && (input == nil || input == "-") {
@@ -43,11 +44,15 @@ struct RfPredict: ParsableCommand {
     func run() throws {
         let forest = try Forest(path: model, statistics: false)
         // ZmatReader refuses a terminal as standard input.
-        let reader = try ZmatReader(path: input)
+        let file = try InputFile(path: input)
+        let reader = try ZmatReader(file)
         try forest.checkCompatible(reader.header, name: reader.name)
         let output = try outputOptions.open()
+        let line = progressOptions.line("rf-predict", "predicting", reading: [file])
         try ForestPrediction.run(forest: forest, reader: reader, output: output, probabilities: proba,
-                                 threads: threadOptions.count, producer: "rf-predict \(GroveVersion.string)")
+                                 threads: threadOptions.count, producer: "rf-predict \(GroveVersion.string)",
+                                 progress: line.style == .off ? nil : { line.update($0) })
         try output.commit()
+        line.finish()
     }
 }

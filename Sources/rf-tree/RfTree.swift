@@ -137,24 +137,18 @@ struct RfTree: ParsableCommand {
 
         let threads = threadOptions.count
         // ZmatReader refuses a terminal as standard input.
-        let reader = try ZmatReader(path: input)
+        let file = try InputFile(path: input)
+        let reader = try ZmatReader(file)
+        let reading = progressOptions.line("rf-tree", "reading", reading: [file])
         let data = try TrainingSet.load(reader, classes: classes.flatMap(parseClasses), threads: threads,
                                         budget: memoryOptions.budget())
+        reading.finish(.none)
         let trainer = try ForestTrainer(data: data, params: params)
         let output = try outputOptions.open()
-        let showProgress = progressOptions.showsProgress
-        // A few progress lines a second at most, and the last one.
-        var lastReport = 0.0
-        let grown = trainer.train(indices: treeIndex..<(treeIndex + treeCount), threads: threads) { done in
-            guard showProgress else { return }
-            var now = timespec()
-            clock_gettime(CLOCK_MONOTONIC, &now)
-            let seconds = Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
-            if done == treeCount || seconds - lastReport >= 0.25 {
-                lastReport = seconds
-                ToolMain.printError("rf-tree: \(done)/\(treeCount) trees")
-            }
-        }
+        let growing = progressOptions.line("rf-tree", "growing", unit: "trees", total: treeCount)
+        let grown = trainer.train(indices: treeIndex..<(treeIndex + treeCount), threads: threads,
+                                  progress: growing.style == .off ? nil : { growing.update($0) })
+        growing.finish()
         var metadata = ForestWriter.metadata(producer: "rf-tree \(GroveVersion.string)", data: data,
                                              params: params, trees: grown)
         if oob {

@@ -13,6 +13,7 @@ extension Zmat {
         var inputs: [String] = []
 
         @OptionGroup var output: OutputOptions
+        @OptionGroup var progress: ProgressOptions
 
         func validate() throws {
             if inputs.filter({ $0 == "-" }).count > 1 {
@@ -23,7 +24,8 @@ extension Zmat {
         func run() throws {
             let names = inputs.isEmpty ? ["-"] : inputs
             // Check every header before writing a byte, so a mismatch leaves nothing behind.
-            let readers = try names.map { try ZmatReader(path: $0) }
+            let files = try names.map { try InputFile(path: $0) }
+            let readers = try files.map { try ZmatReader($0) }
             let first = readers[0].header
             for r in readers.dropFirst() {
                 guard r.header.isCompatible(with: first) else {
@@ -38,11 +40,16 @@ extension Zmat {
             var header = first
             header.metadata = derivedMetadata(first.metadata, command: "cat", params: [("inputs", "\(names.count)")])
             let writer = try ZmatWriter(output: out, header: header)
+            let line = progress.line("zmat cat", "concatenating", reading: files)
             for r in readers {
-                while let block = try r.nextBlock() { try writer.append(block) }
+                while let block = try r.nextBlock() {
+                    try writer.append(block)
+                    line.add(block.rows)
+                }
             }
             try writer.finish()
             try out.commit()
+            line.finish()
         }
     }
 }

@@ -49,6 +49,12 @@ extension Zmat {
         var labelColumn = "auto"
 
         @OptionGroup var output: OutputOptions
+        @OptionGroup var progress: ProgressOptions
+
+        /// The progress line of a conversion reading `file`.
+        func progressLine(_ file: InputFile) -> ProgressLine {
+            progress.line("zmat convert", "converting", reading: [file])
+        }
 
         static func format(ofPath path: String?) -> Format? {
             guard let path else { return nil }
@@ -99,7 +105,10 @@ extension Zmat {
         }
 
         func zmatToNpy() throws {
-            let m = try ZmatReader(path: input).readAll()
+            let file = try InputFile(path: input)
+            let line = progressLine(file)
+            let m = try ZmatReader(file).readAll()
+            line.update(m.rows)
             if labels && !m.header.hasLabels {
                 throw GroveError(file: input ?? "<stdin>", "has no labels to export")
             }
@@ -114,10 +123,13 @@ extension Zmat {
             }
             try out.write(bytes)
             try out.commit()
+            line.finish()
         }
 
         func zmatToCsv() throws {
-            let reader = try ZmatReader(path: input)
+            let file = try InputFile(path: input)
+            let reader = try ZmatReader(file)
+            let line = progressLine(file)
             if labels && !reader.header.hasLabels {
                 throw GroveError(file: reader.name, "has no labels to export")
             }
@@ -126,8 +138,10 @@ extension Zmat {
             try out.write((labels ? "label" : Csv.headerLine(columns: h.columns, labels: h.hasLabels)) + "\n")
             while let block = try reader.nextBlock() {
                 try out.write(Csv.lines(block, labelsOnly: labels))
+                line.add(block.rows)
             }
             try out.commit()
+            line.finish()
         }
 
         func attachedLabels(rows: Int) throws -> [Int32]? {
@@ -146,7 +160,9 @@ extension Zmat {
 
         func npyToZmat() throws {
             let file = try InputFile(path: input)
+            let line = progressLine(file)
             let a = try Npy.decode(try file.readAll(), name: file.name)
+            line.update(a.rows)
             let labelValues = try attachedLabels(rows: a.rows)
             let out = try output.open()
             var meta = ZmatMetadata()
@@ -164,6 +180,7 @@ extension Zmat {
             }
             try w.finish()
             try out.commit()
+            line.finish()
         }
 
         func csvToZmat() throws {
@@ -173,6 +190,7 @@ extension Zmat {
             let file = try InputFile(path: input)
             let out = try output.open()
             let reader = Csv.Reader(input: file, elementType: type, labelColumn: try csvLabelColumn())
+            let line = progressLine(file)
             let w = try reader.read { header in
                 var h = header
                 h.metadata["producer"] = "zmat convert \(GroveVersion.string)"
@@ -181,6 +199,7 @@ extension Zmat {
             }
             try w.finish()
             try out.commit()
+            line.finish()
         }
     }
 }

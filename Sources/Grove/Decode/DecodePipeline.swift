@@ -150,10 +150,19 @@ public enum MnistDecoder {
     /// - Parameters:
     ///   - note: receives informational lines (ignored files) for stderr.
     ///   - warn: receives one line per image skipped by `skipBad`, for stderr.
-    ///   - progress: called with the running row count every batch.
+    ///   - progress: called with the running row count every batch, and the rows the run
+    ///     will write when the input tells (IDX headers, PNG lists; nil for CSV).
     public static func run(_ source: DecodeSource, options: DecodeOptions, output: OutputFile,
                            note: (String) -> Void = { _ in }, warn: (String) -> Void = { _ in },
-                           progress: ((Int) -> Void)? = nil) throws -> DecodeSummary {
+                           progress: ((_ rows: Int, _ expected: Int?) -> Void)? = nil) throws -> DecodeSummary {
+        // The rows a run over `images` inputs writes, at most: the shard's share, then the limit.
+        func expected(_ images: Int, shardApplied: Bool) -> Int {
+            var rows = images
+            if let shard = options.shard, !shardApplied {
+                rows = images > shard.index ? (images - shard.index + shard.count - 1) / shard.count : 0
+            }
+            return min(rows, options.limit ?? rows)
+        }
         var meta = ZmatMetadata()
         meta["kind"] = ContentKind.features
         meta["producer"] = options.producer
@@ -170,7 +179,8 @@ public enum MnistDecoder {
             meta["source.format"] = reader.isGzip ? "idx.gz" : "idx"
             let emitter = RowEmitter(output: output, options: options, metadata: meta, hasLabels: labelReader != nil)
             try emitter.start(sourceSize: ImageSize(width: reader.width, height: reader.height))
-            try decodeIDX(reader, labelReader, emitter, options, progress)
+            let total = expected(reader.count, shardApplied: false)
+            try decodeIDX(reader, labelReader, emitter, options, progress.map { report in { report($0, total) } })
             return try emitter.finish(skipped: 0)
         case let .csv(input):
             let reader = try MlxtendCSVReader(input)
@@ -187,7 +197,7 @@ public enum MnistDecoder {
                     try pixels.withUnsafeBufferPointer {
                         try emitter.emit($0, size: ImageSize(width: reader.side, height: reader.side), label: label)
                     }
-                    if let progress, emitter.rows % 1024 == 0 { progress(emitter.rows) }
+                    if let progress, emitter.rows % 1024 == 0 { progress(emitter.rows, nil) }
                 }
                 row += 1
             }
@@ -205,7 +215,9 @@ public enum MnistDecoder {
             meta["source.format"] = "png-folder"
             var items = listing.items
             if let shard = options.shard { items = items.indices.filter(shard.contains).map { items[$0] } }
-            return try decodePNGs(items, meta: meta, options: options, output: output, warn: warn, progress: progress)
+            let total = expected(items.count, shardApplied: true)
+            return try decodePNGs(items, meta: meta, options: options, output: output, warn: warn,
+                                  progress: progress.map { report in { report($0, total) } })
         case let .pngFiles(paths, from):
             var chosen = paths
             if let shard = options.shard { chosen = chosen.indices.filter(shard.contains).map { chosen[$0] } }
@@ -223,8 +235,9 @@ public enum MnistDecoder {
             }
             meta["source"] = from
             meta["source.format"] = "png-list"
+            let total = expected(items.count, shardApplied: true)
             return try decodePNGs(items, meta: meta, options: options, output: output, warn: warn,
-                                  progress: progress, skippedBefore: skipped)
+                                  progress: progress.map { report in { report($0, total) } }, skippedBefore: skipped)
         }
     }
 

@@ -50,8 +50,9 @@ public enum ForestPrediction {
 
     /// Predicts every row of `reader` into `output` (not committed): int32 labels, or float32
     /// probabilities with `probabilities`. Labels of the input are kept as row labels.
+    /// `progress` is called with the rows predicted so far after each batch.
     public static func run(forest: Forest, reader: ZmatReader, output: OutputFile, probabilities: Bool,
-                           threads: Int, producer: String) throws {
+                           threads: Int, producer: String, progress: ((Int) -> Void)? = nil) throws {
         let k = forest.classes.count
         let header = ZmatHeader(elementType: probabilities ? .float32 : .int32,
                                 columns: probabilities ? k : 1, hasLabels: reader.header.hasLabels,
@@ -83,6 +84,7 @@ public enum ForestPrediction {
                 }
             }
             first += rows
+            progress?(first)
         }
         try writer.finish()
     }

@@ -44,6 +44,20 @@ public final class InputFile: ByteSource {
     /// True when this is standard input attached to a terminal.
     public var isTerminal: Bool { isatty(fd) != 0 }
 
+    /// The file's size when it is a regular file (a progress total); nil for pipes and terminals.
+    public var regularFileSize: Int? {
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return Int(st.st_size)
+    }
+
+    /// How far into the file reading has got (nil where the input cannot seek: a pipe). A system
+    /// call on the descriptor, so a progress display may ask from any thread while another reads.
+    public var readOffset: Int? {
+        let offset = lseek(fd, 0, SEEK_CUR)
+        return offset < 0 ? nil : Int(offset)
+    }
+
     /// Reads up to `buffer.count` bytes; 0 means end of file.
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         guard let base = buffer.baseAddress, buffer.count > 0 else { return 0 }
