@@ -1,7 +1,7 @@
 import ArgumentParser
 import Grove
 
-/// `--max-memory SIZE`, for tools that must hold their input (rf-tree, pca-fit, rf-merge,
+/// `--max-memory SIZE`, for tools that must hold their input (rf-tree, pca-fit, zmat split --shuffle,
 /// zmat shuffle): without it they stop at the machine's (or the container's) available memory.
 public struct MemoryOptions: ParsableArguments {
     @Option(name: .customLong("max-memory"), help: ArgumentHelp(

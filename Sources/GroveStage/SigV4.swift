@@ -73,18 +73,7 @@ public struct SigV4Signer: Sendable {
     /// AWS's URI encoding: unreserved characters (A-Z a-z 0-9 - . _ ~) as they are, every
     /// other byte as %XY (uppercase hex); `/` kept in object paths, encoded in query values.
     public static func uriEncode(_ text: String, encodeSlash: Bool) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
-        for b in text.utf8 {
-            let unreserved = (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39)
-                || b == 0x2D || b == 0x2E || b == 0x5F || b == 0x7E
-            if unreserved || (b == 0x2F && !encodeSlash) {
-                out.unicodeScalars.append(Unicode.Scalar(b))
-            } else {
-                out += "%" + String(b, radix: 16, uppercase: true).leftPad(2)
-            }
-        }
-        return out
+        percentEncoded(text) { isUnreserved($0) || ($0 == 0x2F && !encodeSlash) }
     }
 
     /// x-amz-date's format for a moment (UTC).

@@ -235,14 +235,11 @@ public enum ArgvHeader {
     }
 
     public static func encode(_ argv: [String]) -> String {
+        // Kept as they are: letters, digits, - . _ / , { } (what paths and slot values use).
         argv.map { arg in
-            var out = ""
-            for b in arg.utf8 {
-                let safe = (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A)
-                    || b == 0x2D || b == 0x2E || b == 0x5F || b == 0x2F || b == 0x2C || b == 0x7B || b == 0x7D
-                if safe { out.unicodeScalars.append(Unicode.Scalar(b)) } else { out += "%" + String(b, radix: 16, uppercase: true).leftPad(2) }
+            percentEncoded(arg) { b in
+                isUnreserved(b) && b != 0x7E || b == 0x2F || b == 0x2C || b == 0x7B || b == 0x7D
             }
-            return out
         }.joined(separator: " ")
     }
 
@@ -258,4 +255,21 @@ public enum ArgvHeader {
 
 extension String {
     func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: "0", count: n - count) + self }
+}
+
+/// RFC 3986's unreserved bytes: A-Z a-z 0-9 - . _ ~
+func isUnreserved(_ b: UInt8) -> Bool {
+    (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39)
+        || b == 0x2D || b == 0x2E || b == 0x5F || b == 0x7E
+}
+
+/// `text` with every byte that `keep` refuses written as %XY (uppercase hex): the one
+/// percent-encoder behind Grove-Argv and S3's Signature V4.
+func percentEncoded(_ text: String, keep: (UInt8) -> Bool) -> String {
+    var out = ""
+    out.reserveCapacity(text.utf8.count)
+    for b in text.utf8 {
+        if keep(b) { out.unicodeScalars.append(Unicode.Scalar(b)) } else { out += "%" + String(b, radix: 16, uppercase: true).leftPad(2) }
+    }
+    return out
 }

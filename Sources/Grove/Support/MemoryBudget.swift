@@ -1,10 +1,6 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// How much memory a tool that must hold its data may take, and what it has taken so far.
 ///
-/// Tools that keep rows or models in memory (`rf-tree`, `pca-fit`, `rf-merge`, `zmat shuffle`,
+/// Tools that keep rows in memory (`rf-tree`, `pca-fit`, `zmat shuffle`,
 /// `zmat split --shuffle`) charge each block before they keep it, so a stream larger than the
 /// machine (or than `--max-memory`) is refused with the numbers as soon as it passes the limit,
 /// instead of being read to the end and killed by the kernel.
@@ -29,10 +25,10 @@ public final class MemoryBudget {
             return MemoryBudget(limit: maxMemory, source: "--max-memory \(formatBytes(maxMemory))")
         }
         var best = MemoryBudget(limit: Int.max, source: "no known limit")
-        if let text = readSmallFile("/proc/meminfo"), let available = memAvailable(meminfo: text) {
+        if let text = text(of: "/proc/meminfo"), let available = memAvailable(meminfo: text) {
             best = MemoryBudget(limit: available, source: "the machine's available memory (MemAvailable)")
         }
-        if let max = readSmallFile("/sys/fs/cgroup/memory.max"), let current = readSmallFile("/sys/fs/cgroup/memory.current"),
+        if let max = text(of: "/sys/fs/cgroup/memory.max"), let current = text(of: "/sys/fs/cgroup/memory.current"),
            let headroom = cgroupHeadroom(max: max, current: current), headroom < best.limit {
             best = MemoryBudget(limit: headroom, source: "the cgroup's memory.max less its current use")
         }
@@ -101,13 +97,9 @@ public final class MemoryBudget {
         return tenths == tenths.rounded() ? "\(Int(tenths)) \(units[unit])" : "\(tenths) \(units[unit])"
     }
 
-    private static func readSmallFile(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 8192)
-        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        guard n > 0 else { return nil }
-        return String(decoding: buffer[0..<n], as: UTF8.self)
+    /// A small kernel file's text, or nil when it cannot be read (no such cgroup, no /proc).
+    private static func text(of path: String) -> String? {
+        guard let bytes = try? InputFile(path: path).readAll() else { return nil }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
